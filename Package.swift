@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "quantc",
+    products: [
+        .executable(name: "quantc", targets: ["quantc"]),
+        .library(name: "QuantCIR", targets: ["IR", "ONNX"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        // protobuf-c code generated from Debian's onnx.proto (tools/gen_bindings.sh).
+        .target(
+            name: "CONNX",
+            path: "Sources/CONNX",
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .target(
+            name: "IR",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            path: "Sources/IR"
+        ),
+        .target(name: "ONNX", dependencies: ["IR", "CONNX"], path: "Sources/ONNX"),
+        .executableTarget(
+            name: "quantc",
+            dependencies: [
+                "IR", "ONNX",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/quantc"
+        ),
+        .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
+        .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
+    ]
+)

@@ -1,0 +1,41 @@
+import IR
+
+/// Why a model file could not be imported. Each case names the file and, where
+/// there is one, the tensor, node or value at fault.
+public enum ImportError: Error, CustomStringConvertible, Sendable {
+    case unreadable(file: String, reason: String)
+    case empty(file: String)
+    case notONNX(file: String, format: String)
+    case malformedProtobuf(file: String, size: Int)
+    case missingGraph(file: String)
+    case badTensor(file: String, tensor: String, problem: String)
+    case badExternalData(file: String, tensor: String, location: String, problem: String)
+    case badAttribute(file: String, node: String, attribute: String, problem: String)
+    case badType(file: String, value: String, problem: String)
+    case invalidGraph(file: String, VerificationError)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let file, let reason):
+            "\(file): cannot read the model: \(reason)"
+        case .empty(let file):
+            "\(file): the file is empty, not an ONNX model"
+        case .notONNX(let file, let format):
+            "\(file): this is \(format), not an ONNX model"
+        case .malformedProtobuf(let file, let size):
+            "\(file): not a valid ONNX protobuf (\(size) bytes could not be decoded as a ModelProto: the file is truncated, corrupt, or not ONNX)"
+        case .missingGraph(let file):
+            "\(file): the ModelProto has no graph, so it is not a usable ONNX model"
+        case .badTensor(let file, let tensor, let problem):
+            "\(file): tensor '\(tensor)': \(problem)"
+        case .badExternalData(let file, let tensor, let location, let problem):
+            "\(file): tensor '\(tensor)': external data '\(location)' \(problem)"
+        case .badAttribute(let file, let node, let attribute, let problem):
+            "\(file): node \(node): attribute '\(attribute)': \(problem)"
+        case .badType(let file, let value, let problem):
+            "\(file): value '\(value)': \(problem)"
+        case .invalidGraph(let file, let error):
+            "\(file): \(error)"
+        }
+    }
+}

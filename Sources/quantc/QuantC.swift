@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import IR
+import ONNX
+
+@main
+struct QuantC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantc",
+        abstract: "Quantize ONNX models for AMD GCN GPUs and explain the precision of every layer.",
+        discussion: """
+        Exit status: 0 success, 64 usage error, 65 bad input (model or data), \
+        73 an output cannot be written, 70 internal error.
+        """,
+        version: QuantCVersion.string,
+        subcommands: [Inspect.self, Export.self]
+    )
+}
+
+enum QuantCVersion {
+    static let string = "0.1.0"
+}
+
+/// Exit statuses, from sysexits(3) so scripts can tell failures apart.
+enum ExitStatus: Int32 {
+    case success = 0
+    case usage = 64
+    case badInput = 65
+    case internalError = 70
+    case cannotWrite = 73
+}
+
+/// Runs a subcommand body, turning quantc's errors into one `error:` line on
+/// stderr and the matching exit status.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ImportError {
+        fail(e.description, .badInput)
+    } catch let e as ExportError {
+        fail(e.description, .cannotWrite)
+    } catch let e as SystemError {
+        fail(e.description, .cannotWrite)
+    }
+}
+
+func fail(_ message: String, _ status: ExitStatus) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(status.rawValue)
+}
