@@ -34,5 +34,7 @@ let package = Package(
         ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
+        // Runs the built executable; depending on it makes `swift test` build it.
+        .testTarget(name: "CLITests", dependencies: ["quantc"], path: "Tests/CLITests"),
     ]
 )

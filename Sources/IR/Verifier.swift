@@ -45,14 +45,21 @@ public enum Verifier {
 
     /// Names visible at a point: those of enclosing graphs plus this graph's so far.
     struct Scope {
-        private var names: Set<String> = []
+        /// Each visible name and what defines it, for messages.
+        private var names: [String: String] = [:]
         private var log: [String] = []
 
-        func contains(_ name: String) -> Bool { names.contains(name) }
-        mutating func define(_ name: String) { if names.insert(name).inserted { log.append(name) } }
+        func contains(_ name: String) -> Bool { names[name] != nil }
+        func definer(of name: String) -> String? { names[name] }
+        mutating func define(_ name: String, by definer: String = "a graph input") {
+            if names[name] == nil {
+                names[name] = definer
+                log.append(name)
+            }
+        }
         var mark: Int { log.count }
         mutating func pop(to mark: Int) {
-            while log.count > mark { names.remove(log.removeLast()) }
+            while log.count > mark { names[log.removeLast()] = nil }
         }
     }
 
@@ -69,7 +76,7 @@ public enum Verifier {
         }
         for (name, _) in graph.initializers {
             guard !name.isEmpty else { throw VerificationError(graphPath: path, message: "an initializer has an empty name") }
-            scope.define(name)  // an initializer may also be a graph input (a default value)
+            scope.define(name, by: "an initializer")  // may also be a graph input (a default value)
             own.insert(name)
         }
         try verify(nodes: graph.nodes, path: path, scope: &scope, inFunction: false)
@@ -103,11 +110,11 @@ public enum Verifier {
                 try verify(graph: g, path: path + ["\(node.name.isEmpty ? node.opType : node.name).\(attribute)"], scope: &scope)
             }
             for output in node.outputs where !output.isEmpty {
-                guard !scope.contains(output) else {
+                if let definer = scope.definer(of: output) {
                     throw VerificationError(graphPath: path, node: node.label,
-                                            message: "output '\(output)' is already defined (values must be assigned once)")
+                                            message: "output '\(output)' is already defined by \(definer) (values must be assigned once)")
                 }
-                scope.define(output)
+                scope.define(output, by: "node \(node.label)")
             }
         }
     }
