@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Full check of quantc: setup, release build, unit tests, bindings check and
+# the ONNX Runtime I/O conformance run. Exits non-zero if any stage fails.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+stage="(none)"
+run_stage() {
+  stage=$1; shift
+  echo
+  echo "==> [$stage] $*"
+  local t0=$SECONDS
+  "$@"
+  echo "==> [$stage] ok ($((SECONDS - t0))s)"
+}
+trap 'rc=$?; [ $rc -eq 0 ] || echo "==> FAILED in stage [$stage] (exit $rc)" >&2' EXIT
+
+run_stage setup tools/setup.sh
+run_stage build swift build -c release
+run_stage test swift test
+if [ -x tools/check_bindings.sh ]; then
+  run_stage bindings tools/check_bindings.sh
+else
+  echo "==> [bindings] skipped (tools/check_bindings.sh not present)"
+fi
+if [ -f tools/conformance_io.py ]; then
+  run_stage conformance .venv/bin/python tools/conformance_io.py --quick
+else
+  echo "==> [conformance] skipped (tools/conformance_io.py not present)"
+fi
+stage="(done)"
+echo
+echo "==> all stages passed"
