@@ -5,7 +5,7 @@ let package = Package(
     name: "quantc",
     products: [
         .executable(name: "quantc", targets: ["quantc"]),
-        .library(name: "QuantCIR", targets: ["IR", "ONNX"]),
+        .library(name: "QuantCIR", targets: ["IR", "ONNX", "Passes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,15 +24,18 @@ let package = Package(
             path: "Sources/IR"
         ),
         .target(name: "ONNX", dependencies: ["IR", "CONNX"], path: "Sources/ONNX"),
+        // The pass manager and one file per pass.
+        .target(name: "Passes", dependencies: ["IR"], path: "Passes"),
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX",
+                "IR", "ONNX", "Passes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
         ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
+        .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Passes"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["quantc"], path: "Tests/CLITests"),

@@ -13,7 +13,7 @@ struct QuantC: ParsableCommand {
         73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [Inspect.self, Export.self]
+        subcommands: [Inspect.self, Export.self, Opt.self, ListPasses.self]
     )
 }
 

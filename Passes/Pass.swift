@@ -1,0 +1,113 @@
+import IR
+
+/// A transformation of the IR, run by a ``PassManager``.
+///
+/// A pass declares its name (the word used in pipeline text), a one-line
+/// summary and its options; the manager parses options into a
+/// ``PassOptions`` value handed to `init`, runs the pass, verifies the IR
+/// after it and collects the statistics it records.
+///
+/// ```swift
+/// struct DeadCodeElimination: Pass {
+///     static let name = "dce"
+///     static let summary = "Remove nodes and initializers no output depends on."
+///     init(options: PassOptions) {}
+///     func run(on model: inout Model, context: inout PassContext) throws(PassError) { ... }
+/// }
+/// ```
+public protocol Pass: Sendable {
+    static var name: String { get }
+    static var summary: String { get }
+    static var options: [PassOption] { get }
+    /// Why these option values cannot work together, if they cannot; each
+    /// value has already been checked against its declared kind.
+    static func problem(with options: PassOptions) -> String?
+    init(options: PassOptions)
+    /// The options this instance runs with, printed back as pipeline text.
+    var pipelineText: String { get }
+    func run(on model: inout Model, context: inout PassContext) throws(PassError)
+}
+
+extension Pass {
+    public static var options: [PassOption] { [] }
+    public static func problem(with options: PassOptions) -> String? { nil }
+    public var pipelineText: String { Self.name }
+}
+
+/// A declared option of a pass: name, kind, default and help.
+public struct PassOption: Sendable {
+    public enum Kind: Sendable, CustomStringConvertible {
+        case int, double, bool, string
+        case choice([String])
+
+        public var description: String {
+            switch self {
+            case .int: "int"
+            case .double: "number"
+            case .bool: "bool"
+            case .string: "string"
+            case .choice(let cs): cs.joined(separator: "|")
+            }
+        }
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var defaultValue: String
+    public var help: String
+
+    public init(_ name: String, _ kind: Kind, default defaultValue: String, help: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+}
+
+/// Option values of one pass in a pipeline, checked against its declared options.
+public struct PassOptions: Sendable {
+    public let pass: String
+    private var values: [String: String]
+
+    init(pass: String, values: [String: String]) {
+        self.pass = pass
+        self.values = values
+    }
+
+    public func string(_ name: String) -> String { values[name]! }
+    public func int(_ name: String) -> Int { Int(values[name]!)! }
+    public func double(_ name: String) -> Double { Double(values[name]!)! }
+    public func bool(_ name: String) -> Bool { values[name]! == "true" }
+}
+
+/// What a pass reports while it runs: counted statistics and notes for the user.
+public struct PassContext: Sendable {
+    public private(set) var statistics: [(pass: String, name: String, value: Int)] = []
+    public private(set) var notes: [String] = []
+    var currentPass = ""
+
+    public init() {}
+
+    public mutating func count(_ name: String, _ value: Int = 1) {
+        if let i = statistics.firstIndex(where: { $0.pass == currentPass && $0.name == name }) {
+            statistics[i].value += value
+        } else {
+            statistics.append((currentPass, name, value))
+        }
+    }
+
+    public mutating func note(_ text: String) { notes.append("\(currentPass): \(text)") }
+}
+
+/// A pass that could not do its work on this model.
+public struct PassError: Error, CustomStringConvertible, Sendable {
+    public var pass: String
+    public var message: String
+
+    public init(pass: String, message: String) {
+        self.pass = pass
+        self.message = message
+    }
+
+    public var description: String { "pass '\(pass)': \(message)" }
+}

@@ -1,0 +1,28 @@
+import IR
+import Passes
+import XCTest
+
+final class PipelineTests: XCTestCase {
+    func testPipelineTextRoundTrips() throws {
+        let manager = PassManager(passes: try PassRegistry.pipeline(" dce , dce{} "))
+        XCTAssertEqual(manager.pipelineText, "dce,dce")
+    }
+
+    func testUnknownPassListsTheValidOnes() {
+        XCTAssertThrowsError(try PassRegistry.pipeline("dce,fold-everything")) {
+            XCTAssertEqual("\($0)", "pipeline: unknown pass 'fold-everything'; the passes are: dce")
+        }
+    }
+
+    func testUnknownOptionIsNamed() {
+        XCTAssertThrowsError(try PassRegistry.pipeline("dce(aggressive=true)")) {
+            XCTAssertEqual("\($0)", "pipeline: pass 'dce' has no option 'aggressive'; it takes none")
+        }
+    }
+
+    func testMalformedTextIsRefused() {
+        for text in ["", "dce,", "dce(x)", "dce(x=1", ",dce", "dce;dce"] {
+            XCTAssertThrowsError(try PassRegistry.pipeline(text), "'\(text)' should not parse")
+        }
+    }
+}
