@@ -25,7 +25,7 @@ else
   echo "==> [bindings] skipped (tools/check_bindings.sh not present)"
 fi
 if [ -f tools/conformance_io.py ]; then
-  run_stage conformance .venv/bin/python tools/conformance_io.py --quick
+  run_stage conformance .venv/bin/python tools/conformance_io.py --report .cache/conformance_io.md
 else
   echo "==> [conformance] skipped (tools/conformance_io.py not present)"
 fi

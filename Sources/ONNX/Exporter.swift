@@ -78,7 +78,12 @@ public enum ONNXExporter {
                 proto.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { qc_pack_to_fd($0, out.fd) }
             }
             guard written >= 0 else { throw SystemError(path: path, operation: "write", errno: errno) }
-            try dataFile?.file.commit()
+            // No tensor reached the threshold: write no side file at all.
+            if let writer = builder.external, writer.tensorCount > 0 {
+                try writer.file.commit()
+            } else {
+                dataFile?.file.discard()
+            }
             try out.commit()
         } catch let error as SystemError {
             throw .cannotWrite(error)
@@ -114,6 +119,7 @@ final class ExternalWriter {
     let location: String
     let threshold: Int
     private(set) var offset = 0
+    private(set) var tensorCount = 0
     static let alignment = 64
 
     init(file: AtomicFile, location: String, threshold: Int) {
@@ -129,6 +135,7 @@ final class ExternalWriter {
             offset += padding
         }
         let start = offset
+        tensorCount += 1
         try file.write(bytes.bytes)
         withExtendedLifetime(bytes.owner) {}
         offset += bytes.count

@@ -9,7 +9,7 @@ import IR
 /// the IR must outlive the packing.
 final class ProtoBuilder {
     private var allocations: [UnsafeMutableRawPointer] = []
-    private let external: ExternalWriter?
+    let external: ExternalWriter?
 
     init(external: ExternalWriter?) { self.external = external }
 

@@ -41,6 +41,10 @@ func reportingErrors(_ body: () throws -> Void) throws {
         fail(e.description, .cannotWrite)
     } catch let e as SystemError {
         fail(e.description, .cannotWrite)
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        fail("internal error: \(error)", .internalError)
     }
 }
 

@@ -108,5 +108,9 @@ final class CLITests: XCTestCase {
         let a = try run(["inspect", "--ir", mlp]).stdout
         let b = try run(["inspect", "--ir", path]).stdout
         XCTAssertEqual(a, b)
+        // Nothing reaches the threshold: no side file is written.
+        let small = out.appendingPathComponent("s.onnx").path
+        XCTAssertEqual(try run(["export", mlp, "-o", small, "--external-data", "--threshold", "1000000"]).status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: small + ".data"))
     }
 }
