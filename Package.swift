@@ -24,17 +24,20 @@ let package = Package(
             path: "Sources/IR"
         ),
         .target(name: "ONNX", dependencies: ["IR", "CONNX"], path: "Sources/ONNX"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // The pass manager and one file per pass.
         .target(name: "Passes", dependencies: ["IR"], path: "Passes"),
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX", "Passes",
+                "IR", "ONNX", "Interpreter", "Passes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
         ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
+        .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter"], path: "Tests/InterpreterTests"),
         .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Passes"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.

@@ -100,3 +100,27 @@ func mapMessages<T, R>(_ p: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ n
     for q in array(p, n) { if let q { out.append(try transform(q.pointee)) } }
     return out
 }
+
+extension ONNXImporter {
+    /// Reads a serialized `TensorProto` (the `input_0.pb` files of ONNX test
+    /// data sets). External data is resolved relative to the file's folder.
+    public static func importTensor(at path: String) throws(ImportError) -> Tensor {
+        let file: MappedFile
+        do { file = try ModelFile.map(path) } catch { throw .unreadable(file: path, reason: error.message) }
+        guard file.size > 0 else { throw .empty(file: path) }
+        guard let proto = onnx__tensor_proto__unpack(nil, file.size, file.pointer!.assumingMemoryBound(to: UInt8.self)) else {
+            throw .badTensor(file: path, tensor: "<file>", problem: "is not a valid TensorProto")
+        }
+        defer { onnx__tensor_proto__free_unpacked(proto, nil) }
+        let reader = ProtoReader(file: path, owner: nil, external: ExternalDataFiles(modelPath: path))
+        let t = try reader.tensor(proto.pointee, context: "the tensor in this file")
+        // The decoded message is freed on return: keep a copy of the bytes.
+        switch t.data {
+        case .bytes(let b):
+            var copy = t
+            copy.data = .bytes(b.isMapped ? b : ByteBuffer(copying: b.bytes))
+            return copy
+        case .strings: return t
+        }
+    }
+}

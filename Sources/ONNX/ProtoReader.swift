@@ -5,7 +5,8 @@ import IR
 /// data against its shape and type as it goes.
 struct ProtoReader {
     let file: String
-    let owner: DecodedModel
+    /// Owns the decoded message inline bytes point into; nil when the caller copies them.
+    let owner: DecodedModel?
     let external: ExternalDataFiles
 
     mutating func model(_ m: Onnx__ModelProto) throws(ImportError) -> Model {

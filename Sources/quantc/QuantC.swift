@@ -13,7 +13,7 @@ struct QuantC: ParsableCommand {
         73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [Inspect.self, Export.self, Opt.self, ListPasses.self]
+        subcommands: [Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self]
     )
 }
 
@@ -41,6 +41,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
         fail(e.description, .cannotWrite)
     } catch let e as SystemError {
         fail(e.description, .cannotWrite)
+    } catch let e as NumpyFile.FormatError {
+        fail(e.description, .badInput)
     } catch let e as ExitCode {
         throw e
     } catch {

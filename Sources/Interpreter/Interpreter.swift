@@ -1,0 +1,222 @@
+import IR
+
+/// Executes an IR model on the CPU.
+///
+/// ```swift
+/// let interpreter = try Interpreter(model: model)   // checks every operator first
+/// let outputs = try interpreter.run(inputs: ["input": x])
+/// ```
+///
+/// Each intermediate buffer is released after its last use, and the peak of
+/// live intermediate bytes is reported. An ``Observer`` sees every value as it
+/// is produced and may replace it (fake quantization does).
+public final class Interpreter: @unchecked Sendable {
+    /// Called with each value a node produces; may replace it in place.
+    public typealias Observer = (_ value: String, _ node: Node, _ tensor: inout RTensor) throws -> Void
+
+    public let model: Model
+    /// Version of the default ONNX opset, after which old op forms were normalized.
+    public let opset: Int64
+    public var threads: Int
+    private let graph: Graph
+    private var initializers: [String: RTensor] = [:]
+    /// Peak bytes of intermediate values alive at once in the last run.
+    public private(set) var peakActivationBytes = 0
+
+    /// Prepares `model`: normalizes old opset forms and checks that every
+    /// operator, in every subgraph, has a kernel.
+    public init(model: Model, threads: Int = Parallel.defaultThreads) throws(InterpreterError) {
+        self.model = model
+        self.threads = threads
+        opset = model.opsetVersion(domain: "") ?? 1
+        var g = model.graph
+        try Self.prepare(&g, opset: opset)
+        graph = g
+        for (name, t) in g.initializers { initializers[name] = RTensor(t) }
+    }
+
+    static func prepare(_ g: inout Graph, opset: Int64) throws(InterpreterError) {
+        for i in g.nodes.indices {
+            guard let entry = OpRegistry.entry(for: g.nodes[i]) else {
+                let n = g.nodes[i]
+                throw .unsupportedOperator(op: n.opType, domain: n.domain, opset: opset, node: n.label)
+            }
+            if let normalize = entry.normalize {
+                var context = NormalizeContext(opset: opset, prefix: "quantc.normalized.\(g.name).\(i)")
+                normalize(&g.nodes[i], &context)
+                for (name, t) in context.constants { g.initializers[name] = t }
+            }
+            for j in g.nodes[i].attributes.indices {
+                switch g.nodes[i].attributes[j].value {
+                case .graph(var sub):
+                    try prepare(&sub, opset: opset)
+                    g.nodes[i].attributes[j].value = .graph(sub)
+                case .graphs(var subs):
+                    for k in subs.indices { try prepare(&subs[k], opset: opset) }
+                    g.nodes[i].attributes[j].value = .graphs(subs)
+                default: break
+                }
+            }
+        }
+    }
+
+    /// The graph inputs a caller feeds, with their declared types.
+    public var inputs: [ValueInfo] { graph.runtimeInputs }
+
+    /// Runs the model. Inputs are checked against the declared types (symbolic
+    /// dims must agree across inputs) before any compute.
+    public func run(inputs given: [String: RTensor], observer: Observer? = nil) throws(InterpreterError) -> [String: RTensor] {
+        let expected = graph.runtimeInputs
+        for name in given.keys.sorted() where !expected.contains(where: { $0.name == name }) {
+            if graph.initializers[name] == nil { throw .unknownInput(name: name, inputs: expected.map(\.name)) }
+        }
+        var bindings: [String: Int] = [:]
+        var feeds: [RTensor] = []
+        for v in expected {
+            let declared = v.type?.tensorType
+            guard let t = given[v.name] else {
+                throw .missingInput(name: v.name, expected: declared?.description ?? "a tensor")
+            }
+            if let declared { try check(t, against: declared, name: v.name, bindings: &bindings) }
+            feeds.append(t)
+        }
+        // Initializers that are also graph inputs may be overridden by the caller.
+        let scope = Scope(parent: nil)
+        for (name, t) in initializers { scope.values[name] = t }
+        for (v, t) in zip(expected, feeds) { scope.values[v.name] = t }
+        for v in graph.inputs where given[v.name] != nil { scope.values[v.name] = given[v.name] }
+        var memory = MemoryTracker()
+        let outputs = try execute(graph, scope: scope, observer: observer, memory: &memory)
+        peakActivationBytes = memory.peak
+        return Dictionary(uniqueKeysWithValues: zip(graph.outputs.map(\.name), outputs))
+    }
+
+    private func check(_ t: RTensor, against declared: TensorType, name: String, bindings: inout [String: Int]) throws(InterpreterError) {
+        let given = t.typeDescription
+        if declared.elementType != .undefined && declared.elementType != t.type {
+            throw .inputMismatch(name: name, expected: declared.description, given: given)
+        }
+        guard let dims = declared.shape else { return }
+        guard dims.count == t.rank else { throw .inputMismatch(name: name, expected: declared.description, given: given) }
+        for (d, n) in zip(dims, t.shape) {
+            switch d {
+            case .fixed(let v) where v != n:
+                throw .inputMismatch(name: name, expected: declared.description, given: given)
+            case .symbolic(let s):
+                if let bound = bindings[s], bound != n {
+                    throw .inputMismatch(name: name, expected: "\(declared) with \(s)=\(bound) as bound by an earlier input", given: given)
+                }
+                bindings[s] = n
+            default: break
+            }
+        }
+    }
+
+    /// Values visible while a graph runs: its own, then its enclosing graphs'.
+    final class Scope {
+        var values: [String: RTensor] = [:]
+        let parent: Scope?
+        init(parent: Scope?) { self.parent = parent }
+        func lookup(_ name: String) -> RTensor? { values[name] ?? parent?.lookup(name) }
+    }
+
+    /// Counts live intermediate bytes, once per buffer.
+    struct MemoryTracker {
+        var live: [ObjectIdentifier: (bytes: Int, refs: Int)] = [:]
+        var current = 0
+        var peak = 0
+
+        mutating func retain(_ t: RTensor) {
+            let id = ObjectIdentifier(t.buffer)
+            if let e = live[id] {
+                live[id] = (e.bytes, e.refs + 1)
+            } else {
+                live[id] = (t.buffer.byteCount, 1)
+                current += t.buffer.byteCount
+                peak = max(peak, current)
+            }
+        }
+
+        mutating func release(_ t: RTensor) {
+            let id = ObjectIdentifier(t.buffer)
+            guard let e = live[id] else { return }
+            if e.refs == 1 {
+                live[id] = nil
+                current -= e.bytes
+            } else {
+                live[id] = (e.bytes, e.refs - 1)
+            }
+        }
+    }
+
+    /// Runs the nodes of `g` in `scope` and returns its outputs.
+    private func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker) throws(InterpreterError) -> [RTensor] {
+        // Last node reading each value produced here; graph outputs stay alive.
+        var lastUse: [String: Int] = [:]
+        for (i, n) in g.nodes.enumerated() {
+            for input in n.inputs where !input.isEmpty { lastUse[input] = i }
+            for (_, sub) in n.subgraphs { for v in sub.freeVariables() { lastUse[v] = i } }
+        }
+        for o in g.outputs { lastUse[o.name] = Int.max }
+        var producedHere: Set<String> = []
+
+        for (i, node) in g.nodes.enumerated() {
+            let inputs: [RTensor?] = node.inputs.map { $0.isEmpty ? nil : scope.lookup($0) }
+            for (name, t) in zip(node.inputs, inputs) where !name.isEmpty && t == nil {
+                throw .kernelFailed(node: node.label, message: "input '\(name)' has no value")
+            }
+            let entry = OpRegistry.entry(for: node)!
+            let currentScope = scope
+            let context = KernelContext(node: node, opset: opset, inputs: inputs, runSubgraph: { [unowned self] sub, args in
+                let inner = Scope(parent: currentScope)
+                for (v, t) in zip(sub.inputs, args) { inner.values[v.name] = t }
+                for (name, t) in sub.initializers { inner.values[name] = RTensor(t) }
+                var subMemory = MemoryTracker()
+                return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory)
+            }, threads: threads)
+            var outputs: [RTensor]
+            do {
+                outputs = try entry.kernel(context)
+            } catch let e as InterpreterError {
+                throw e
+            } catch {
+                throw .kernelFailed(node: node.label, message: "\(error)")
+            }
+            guard outputs.count >= node.outputs.filter({ !$0.isEmpty }).count || outputs.count == node.outputs.count else {
+                throw .kernelFailed(node: node.label, message: "kernel produced \(outputs.count) outputs for \(node.outputs.count)")
+            }
+            for (k, name) in node.outputs.enumerated() where !name.isEmpty && k < outputs.count {
+                if let observer {
+                    do { try observer(name, node, &outputs[k]) } catch {
+                        throw .kernelFailed(node: node.label, message: "observer: \(error)")
+                    }
+                }
+                scope.values[name] = outputs[k]
+                producedHere.insert(name)
+                memory.retain(outputs[k])
+                if lastUse[name] == nil { release(name, scope: scope, memory: &memory) }
+            }
+            // Release values whose last reader was this node.
+            for name in Set(node.inputs) where lastUse[name] == i && producedHere.contains(name) {
+                release(name, scope: scope, memory: &memory)
+            }
+            for (_, sub) in node.subgraphs {
+                for name in sub.freeVariables() where lastUse[name] == i && producedHere.contains(name) {
+                    release(name, scope: scope, memory: &memory)
+                }
+            }
+        }
+        var results: [RTensor] = []
+        for o in g.outputs {
+            guard let t = scope.lookup(o.name) else {
+                throw .kernelFailed(node: "graph '\(g.name)'", message: "output '\(o.name)' was not produced")
+            }
+            results.append(t)
+        }
+        return results
+    }
+
+    private func release(_ name: String, scope: Scope, memory: inout MemoryTracker) {
+        if let t = scope.values.removeValue(forKey: name) { memory.release(t) }
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import IR
+import Interpreter
+import ONNX
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model on quantc's CPU interpreter and write its outputs as .npy files.",
+        discussion: """
+        Inputs are .npy files or ONNX TensorProto .pb files, given per input name; --input-dir takes an \
+        ONNX test data set folder (input_0.pb, input_1.pb, ... in the order of the model's inputs). \
+        Unsupported operators and inputs of the wrong type or shape are reported before any compute.
+        """
+    )
+
+    @Argument(help: "The ONNX model to run.")
+    var model: String
+
+    @Option(name: .customLong("input"), help: "NAME=FILE: a model input from a .npy or .pb file (repeatable).")
+    var inputs: [String] = []
+
+    @Option(help: "An ONNX test data set folder holding input_N.pb files.")
+    var inputDir: String?
+
+    @Flag(help: "Feed deterministic random inputs (symbolic dimensions set to 1) for a smoke run.")
+    var randomInputs = false
+
+    @Option(help: "Folder for the outputs, one NAME.npy each (created if missing).")
+    var outputDir: String?
+
+    @Option(help: "Threads for kernels (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        try reportingErrors {
+            let m = try ONNXImporter.importModel(at: model)
+            let interpreter: Interpreter
+            do {
+                interpreter = try Interpreter(model: m, threads: threads ?? Parallel.defaultThreads)
+            } catch {
+                fail("\(model): \(error)", .badInput)
+            }
+            let feeds = try loadInputs(for: interpreter)
+            let start = Date()
+            let outputs: [String: RTensor]
+            do {
+                outputs = try interpreter.run(inputs: feeds)
+            } catch {
+                fail("\(model): \(error)", .badInput)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            if let outputDir { try write(outputs, to: outputDir) }
+            for o in m.graph.outputs {
+                guard let t = outputs[o.name] else { continue }
+                let values = t.strings.map { $0.prefix(4).map { "\"\($0)\"" } } ?? t.floatArray().prefix(6).map { "\($0)" }
+                print("\(o.name): \(t.typeDescription) [\(values.joined(separator: ", "))\(t.count > values.count ? ", ..." : "")]")
+            }
+            FileHandle.standardError.write(Data(String(format: "ran in %.3f s, peak intermediate memory %@\n",
+                                                       seconds, bytes(interpreter.peakActivationBytes)).utf8))
+        }
+    }
+
+    func loadInputs(for interpreter: Interpreter) throws -> [String: RTensor] {
+        var feeds: [String: RTensor] = [:]
+        let declared = interpreter.inputs
+        if let inputDir {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: inputDir)) ?? []
+            let pbs = files.filter { $0.hasPrefix("input_") && $0.hasSuffix(".pb") }
+                .sorted { Int($0.dropFirst(6).dropLast(3)) ?? 0 < Int($1.dropFirst(6).dropLast(3)) ?? 0 }
+            guard !pbs.isEmpty else { fail("\(inputDir): no input_N.pb files", .badInput) }
+            for (v, file) in zip(declared, pbs) {
+                feeds[v.name] = RTensor(try ONNXImporter.importTensor(at: "\(inputDir)/\(file)"))
+            }
+        }
+        for spec in inputs {
+            guard let eq = spec.firstIndex(of: "=") else { fail("--input \(spec): expected NAME=FILE", .usage) }
+            let name = String(spec[..<eq]), path = String(spec[spec.index(after: eq)...])
+            feeds[name] = RTensor(try readTensor(path))
+        }
+        if randomInputs {
+            var rng = SplitMix64(seed: 0x5EED)
+            for v in declared where feeds[v.name] == nil {
+                guard let t = v.type?.tensorType else { fail("input '\(v.name)' has no tensor type to generate", .badInput) }
+                feeds[v.name] = RandomTensor.make(t, rng: &rng)
+            }
+        }
+        return feeds
+    }
+
+    func readTensor(_ path: String) throws -> Tensor {
+        if path.hasSuffix(".pb") { return try ONNXImporter.importTensor(at: path) }
+        do {
+            return try NumpyFile.read(path)
+        } catch {
+            fail(error.description, .badInput)
+        }
+    }
+
+    func write(_ outputs: [String: RTensor], to dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, t) in outputs.sorted(by: { $0.key < $1.key }) {
+            let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" })
+            guard let bytes = NumpyFile.encode(t.irTensor()) else {
+                fail("output '\(name)' of type \(t.type.onnxName) cannot be written as .npy", .badInput)
+            }
+            let file = try AtomicFile(path: "\(dir)/\(safe).npy")
+            try file.write(bytes)
+            try file.commit()
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so random inputs repeat across runs and machines.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}
+
+enum RandomTensor {
+    static func make(_ type: TensorType, rng: inout SplitMix64) -> RTensor {
+        let shape = (type.shape ?? []).map { $0.value ?? 1 }
+        let n = shape.reduce(1, *)
+        let floats = (0..<n).map { _ in Float(rng.unit() * 2 - 1) }
+        let t = RTensor(floats: floats, shape: shape)
+        switch type.elementType {
+        case .float32, .undefined: return t
+        case .bool: return t.converted(to: .bool)
+        case let e where e.isFloatingPoint: return t.converted(to: e)
+        case let e: return RTensor(floats: floats.map { ($0 + 1) * 4 }, shape: shape).converted(to: e)
+        }
+    }
+}
