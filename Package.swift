@@ -41,6 +41,6 @@ let package = Package(
         .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Passes"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
-        .testTarget(name: "CLITests", dependencies: ["quantc"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX"], path: "Tests/CLITests"),
     ]
 )

@@ -1,9 +1,8 @@
 import Foundation
 import XCTest
 
-/// Runs the built `quantc` binary as a user would and checks exit statuses,
-/// stderr and that no partial output is left behind.
-final class CLITests: XCTestCase {
+/// Runs the built `quantc` binary as a user would.
+class CLITestCase: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The quantc executable built beside this test bundle (or $QUANTC).
@@ -45,6 +44,10 @@ final class CLITests: XCTestCase {
     }
 
     var mlp: String { Self.root.appendingPathComponent("models/digits_mlp.onnx").path }
+}
+
+/// Exit statuses, stderr, and that no partial output is left behind.
+final class CLITests: CLITestCase {
 
     func testInspectPrintsTheSummary() throws {
         let r = try run(["inspect", mlp])

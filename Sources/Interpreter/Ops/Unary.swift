@@ -23,7 +23,7 @@ extension Ops {
         float("Softplus") { $0 > 0 ? $0 + log1p(exp(-$0)) : log1p(exp($0)) },
         float("Mish") { x in x * tanh(x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))) },
         float("HardSwish") { $0 * max(0, min(1, $0 / 6 + 0.5)) },
-        OpEntry("Relu") { ctx in
+        OpEntry("Relu", shape: ShapeRules.sameAsInput) { ctx in
             let x = try ctx.input(0)
             if x.type.isFloatingPoint { return [try Elementwise.mapFloat32(x, threads: ctx.threads) { max($0, 0) }] }
             return [try Elementwise.mapNumeric(x, Clamp(low: 0, high: nil))]
@@ -55,10 +55,10 @@ extension Ops {
             }
             return { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
         },
-        OpEntry("Abs") { ctx in [try Elementwise.mapNumeric(try ctx.input(0), AbsMap())] },
-        OpEntry("Neg") { ctx in [try Elementwise.mapNumeric(try ctx.input(0), NegMap())] },
-        OpEntry("Sign") { ctx in [try Elementwise.mapNumeric(try ctx.input(0), SignMap())] },
-        OpEntry("Not") { ctx in
+        OpEntry("Abs", shape: ShapeRules.sameAsInput) { ctx in [try Elementwise.mapNumeric(try ctx.input(0), AbsMap())] },
+        OpEntry("Neg", shape: ShapeRules.sameAsInput) { ctx in [try Elementwise.mapNumeric(try ctx.input(0), NegMap())] },
+        OpEntry("Sign", shape: ShapeRules.sameAsInput) { ctx in [try Elementwise.mapNumeric(try ctx.input(0), SignMap())] },
+        OpEntry("Not", shape: ShapeRules.sameAsInput) { ctx in
             let x = try ctx.input(0)
             guard x.type == .bool else { throw OpError("Not expects bool, got \(x.type.onnxName)") }
             let out = RTensor(type: .bool, shape: x.shape)
@@ -66,7 +66,7 @@ extension Ops {
             for i in 0..<x.count { d[i] = s[i] == 0 ? 1 : 0 }
             return [out]
         },
-        OpEntry("Clip", normalize: clipAttributesToInputs) { ctx in
+        OpEntry("Clip", normalize: clipAttributesToInputs, shape: ShapeRules.sameAsInput) { ctx in
             let x = try ctx.input(0)
             let low = try ctx.optionalInput(1).map { try scalar($0, "min") }
             let high = try ctx.optionalInput(2).map { try scalar($0, "max") }
@@ -76,7 +76,7 @@ extension Ops {
             }
             return [try Elementwise.mapNumeric(x, Clamp(low: low, high: high))]
         },
-        OpEntry("Identity") { ctx in [try ctx.input(0)] },
+        OpEntry("Identity", shape: ShapeRules.sameAsInput) { ctx in [try ctx.input(0)] },
         OpEntry("Dropout") { ctx in
             // Inference: output = input; the mask (if asked for) is all true.
             let x = try ctx.input(0)
@@ -84,7 +84,9 @@ extension Ops {
             mask.buffer.pointer.initializeMemory(as: UInt8.self, repeating: 1, count: x.count)
             return [x, mask]
         },
-        OpEntry("Cast") { ctx in
+        OpEntry("Cast", shape: { ctx in
+            [ctx.inputTypes.first??.shape.map { TensorType(ElementType(rawValue: Int32(ctx.int("to", 0))) ?? .undefined, $0) }]
+        }) { ctx in
             let to = ctx.int("to", 0)
             guard let target = ElementType(rawValue: Int32(to)) else { throw OpError("Cast to unknown type \(to)") }
             return [try cast(try ctx.input(0), to: target)]
@@ -94,12 +96,12 @@ extension Ops {
 
     /// An op computing `f` on every element of a floating-point input.
     static func float(_ op: String, _ f: @escaping @Sendable (Double) -> Double) -> OpEntry {
-        OpEntry(op) { ctx in [try Elementwise.mapFloat(try ctx.input(0), threads: ctx.threads, f)] }
+        OpEntry(op, shape: ShapeRules.sameAsInput) { ctx in [try Elementwise.mapFloat(try ctx.input(0), threads: ctx.threads, f)] }
     }
 
     /// Like `float`, with `f` built from the node's attributes.
     static func floatWithContext(_ op: String, _ make: @escaping @Sendable (KernelContext) -> (Double) -> Double) -> OpEntry {
-        OpEntry(op) { ctx in [try Elementwise.mapFloat(try ctx.input(0), threads: ctx.threads, make(ctx))] }
+        OpEntry(op, shape: ShapeRules.sameAsInput) { ctx in [try Elementwise.mapFloat(try ctx.input(0), threads: ctx.threads, make(ctx))] }
     }
 
     /// The single value of a scalar (or one-element) tensor as Double.
