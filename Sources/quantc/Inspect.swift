@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IR
+import Interpreter
 import ONNX
 
 struct Inspect: ParsableCommand {
@@ -18,13 +19,17 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print quantc's textual IR of the model instead of the summary.")
     var ir = false
 
+    @Flag(help: "Infer the type of every intermediate value (folding constant shape computations) before printing.")
+    var inferShapes = false
+
     func validate() throws {
         if json && ir { throw ValidationError("--json and --ir exclude each other") }
     }
 
     func run() throws {
         try reportingErrors {
-            let m = try ONNXImporter.importModel(at: model)
+            var m = try ONNXImporter.importModel(at: model)
+            if inferShapes { _ = ShapeInference.annotate(&m) }
             if ir {
                 print(Printer.print(m), terminator: "")
                 return
