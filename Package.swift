@@ -18,16 +18,17 @@ let package = Package(
             path: "Sources/CONNX",
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "IR",
-            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            dependencies: ["CZlib", .product(name: "OrderedCollections", package: "swift-collections")],
             path: "Sources/IR"
         ),
         .target(name: "ONNX", dependencies: ["IR", "CONNX"], path: "Sources/ONNX"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // The pass manager and one file per pass.
-        .target(name: "Passes", dependencies: ["IR"], path: "Passes"),
+        .target(name: "Passes", dependencies: ["IR", "Interpreter"], path: "Passes"),
         .executableTarget(
             name: "quantc",
             dependencies: [
@@ -38,7 +39,7 @@ let package = Package(
         ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
         .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter"], path: "Tests/InterpreterTests"),
-        .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Passes"], path: "Tests/PassesTests"),
+        .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX"], path: "Tests/CLITests"),

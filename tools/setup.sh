@@ -10,7 +10,7 @@ log() { echo "setup: $*"; }
 
 # --- Debian packages -------------------------------------------------------
 apt_pkgs=(
-  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenblas-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenblas-dev zlib1g-dev
   ocl-icd-opencl-dev pocl-opencl-icd clang-15
   chromium fonts-dejavu-core fonts-liberation2
 )
