@@ -17,7 +17,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The ONNX model to run.")
     var model: String
 
-    @Option(name: .customLong("input"), help: "NAME=FILE: a model input from a .npy or .pb file (repeatable).")
+    @Option(name: .customLong("input"), help: "NAME=FILE: a model input from a .npy or .pb file; or FILE.npz holding arrays named after the inputs (repeatable).")
     var inputs: [String] = []
 
     @Option(help: "An ONNX test data set folder holding input_N.pb files.")
@@ -74,7 +74,14 @@ struct Run: ParsableCommand {
             }
         }
         for spec in inputs {
-            guard let eq = spec.firstIndex(of: "=") else { fail("--input \(spec): expected NAME=FILE", .usage) }
+            if spec.hasSuffix(".npz"), !spec.contains("=") {
+                // An archive holds one array per input, keyed by input name.
+                let arrays: [(name: String, tensor: Tensor)]
+                do { arrays = try NumpyFile.readArchive(spec) } catch { fail(error.description, .badInput) }
+                for (name, t) in arrays { feeds[name] = RTensor(t) }
+                continue
+            }
+            guard let eq = spec.firstIndex(of: "=") else { fail("--input \(spec): expected NAME=FILE or FILE.npz", .usage) }
             let name = String(spec[..<eq]), path = String(spec[spec.index(after: eq)...])
             feeds[name] = RTensor(try readTensor(path))
         }
