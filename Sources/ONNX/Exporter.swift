@@ -105,6 +105,19 @@ public enum ONNXExporter {
         }
     }
 
+    /// Serializes one tensor as a `TensorProto` (the `input_0.pb` files of ONNX test data sets).
+    public static func serialize(tensor: Tensor) -> [UInt8] {
+        let builder = ProtoBuilder(external: nil)
+        let proto = try! builder.tensorMessage(tensor)  // inline: no I/O that could fail
+        return withExtendedLifetime(builder) {
+            proto.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { m in
+                var out = [UInt8](repeating: 0, count: protobuf_c_message_get_packed_size(m))
+                _ = out.withUnsafeMutableBufferPointer { protobuf_c_message_pack(m, $0.baseAddress) }
+                return out
+            }
+        }
+    }
+
     static func totalInitializerBytes(_ graph: Graph) -> Int {
         var total = 0
         graph.walk { g, _ in total += g.initializers.values.reduce(0) { $0 + $1.byteCount } }

@@ -117,6 +117,10 @@ final class ProtoBuilder {
         return p
     }
 
+    func tensorMessage(_ t: Tensor) throws -> UnsafeMutablePointer<Onnx__TensorProto> {
+        try tensor(t, mayBeExternal: false)
+    }
+
     private func opset(_ o: OpsetImport) -> UnsafeMutablePointer<Onnx__OperatorSetIdProto> {
         let p: UnsafeMutablePointer<Onnx__OperatorSetIdProto> = message(onnx__operator_set_id_proto__init)
         p.pointee.domain = cstr(o.domain)
