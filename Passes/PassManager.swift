@@ -5,6 +5,10 @@ import IR
 /// pass means adding its type here.
 public enum PassRegistry {
     public static let all: [any Pass.Type] = [
+        Canonicalize.self,
+        FoldConstants.self,
+        FoldBatchNorm.self,
+        RemoveIdentity.self,
         DeadCodeElimination.self,
     ]
 

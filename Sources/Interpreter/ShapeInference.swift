@@ -50,8 +50,9 @@ public struct ShapeInference {
             types[name] = t.type
             if t.byteCount <= Self.foldLimit { constants[name] = RTensor(t) }
         }
-        // Graph inputs that are not initializers are fed at run time.
-        for v in g.runtimeInputs { constants[v.name] = nil }
+        // Graph inputs are fed at run time; an initializer that is also an
+        // input is only a default the caller may override, so not constant.
+        for v in g.inputs { constants[v.name] = nil }
         for node in g.nodes { visit(node) }
     }
 

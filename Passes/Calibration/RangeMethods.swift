@@ -1,0 +1,112 @@
+import Foundation
+
+/// Ways to choose a quantization range from calibration statistics.
+public enum CalibrationMethod: String, Sendable, CaseIterable, Codable {
+    /// The observed minimum and maximum.
+    case minmax
+    /// Exponential moving average of each batch's minimum and maximum.
+    case movingAverage = "moving-average"
+    /// Clip |x| at a percentile (99.99 by default).
+    case percentile
+    /// TensorRT's KL-divergence threshold (entropy calibration).
+    case entropy
+    /// The symmetric clipping threshold with the least expected quantization MSE.
+    case mse
+}
+
+/// A calibrated range [low, high] for one tensor.
+public struct CalibratedRange: Sendable, Equatable, Codable {
+    public var low: Float
+    public var high: Float
+    public init(low: Float, high: Float) {
+        self.low = low
+        self.high = high
+    }
+}
+
+public enum RangeSelection {
+    /// Clips the observed [min, max] to ±threshold.
+    static func clipped(_ h: AbsHistogram, _ t: Double) -> CalibratedRange {
+        CalibratedRange(low: max(h.minimum, Float(-t)), high: min(h.maximum, Float(t)))
+    }
+
+    public static func percentile(_ h: AbsHistogram, _ p: Double) -> CalibratedRange {
+        clipped(h, h.percentile(p / 100))
+    }
+
+    /// TensorRT's entropy calibration (Migacz, "8-bit Inference with TensorRT",
+    /// GTC 2017; same as MXNet's `_get_optimal_threshold`): for each candidate
+    /// threshold of i ≥ `levels` bins, P is the histogram's first i bins with
+    /// the clipped tail added to the last one; Q quantizes those i bins (without
+    /// the tail) into `levels` groups and spreads each group's mass evenly over
+    /// the bins where P is non-zero. The i with the least KL(P‖Q) gives the
+    /// threshold (i + 0.5)·width.
+    public static func entropy(_ h: AbsHistogram, levels: Int = 128) -> CalibratedRange {
+        guard h.total > 0, h.width > 0 else { return CalibratedRange(low: h.minimum, high: h.maximum) }
+        // Bins past the last non-empty one change nothing.
+        let used = (h.counts.lastIndex { $0 > 0 } ?? 0) + 1
+        if used <= levels { return CalibratedRange(low: h.minimum, high: h.maximum) }
+        var best = Double.infinity, bestI = used
+        var p = [Double](repeating: 0, count: used)
+        var q = [Double](repeating: 0, count: used)
+        var suffix = [Double](repeating: 0, count: used + 1)
+        for k in stride(from: used - 1, through: 0, by: -1) { suffix[k] = suffix[k + 1] + h.counts[k] }
+        for i in levels...used {
+            for k in 0..<i { p[k] = h.counts[k] }
+            p[i - 1] += suffix[i]
+            let step = Double(i) / Double(levels)
+            for j in 0..<levels {
+                let start = Int((Double(j) * step).rounded(.down))
+                let end = j == levels - 1 ? i : Int((Double(j + 1) * step).rounded(.down))
+                var mass = 0.0, nonzero = 0
+                for k in start..<end {
+                    mass += h.counts[k]
+                    if p[k] > 0 { nonzero += 1 }
+                }
+                for k in start..<end { q[k] = p[k] > 0 ? mass / Double(nonzero) : 0 }
+            }
+            let kl = divergence(p[0..<i], q[0..<i])
+            if kl < best {
+                best = kl
+                bestI = i
+            }
+        }
+        return clipped(h, (Double(bestI) + 0.5) * h.width)
+    }
+
+    /// KL(P‖Q) of unnormalized histograms; bins where P is 0 contribute nothing,
+    /// bins where only Q is 0 are smoothed with a small epsilon.
+    static func divergence(_ p: ArraySlice<Double>, _ q: ArraySlice<Double>) -> Double {
+        let sp = p.reduce(0, +), sq = q.reduce(0, +)
+        guard sp > 0, sq > 0 else { return .infinity }
+        var kl = 0.0
+        for (a, b) in zip(p, q) where a > 0 {
+            let pa = a / sp, qb = max(b / sq, 1e-12)
+            kl += pa * log(pa / qb)
+        }
+        return kl
+    }
+
+    /// The symmetric threshold t minimizing the expected squared error of
+    /// quantizing |x| to `levels` steps over [0, t] (rounding error t²/(12·levels²)
+    /// per value inside, (|x| − t)² clipping error outside), over 200 candidates.
+    public static func mse(_ h: AbsHistogram, levels: Int = 127) -> CalibratedRange {
+        guard h.total > 0, h.width > 0 else { return CalibratedRange(low: h.minimum, high: h.maximum) }
+        let peak = Double(h.absMax)
+        var best = Double.infinity, bestT = peak
+        for step in 1...200 {
+            let t = peak * Double(step) / 200
+            let delta = t / Double(levels)
+            var err = 0.0
+            for (i, c) in h.counts.enumerated() where c > 0 {
+                let center = (Double(i) + 0.5) * h.width
+                err += center > t ? c * (center - t) * (center - t) : c * delta * delta / 12
+            }
+            if err < best {
+                best = err
+                bestT = t
+            }
+        }
+        return clipped(h, bestT)
+    }
+}
