@@ -1,4 +1,5 @@
 import IR
+import Interpreter
 
 /// A transformation of the IR, run by a ``PassManager``.
 ///
@@ -85,6 +86,17 @@ public struct PassContext: Sendable {
     public private(set) var statistics: [(pass: String, name: String, value: Int)] = []
     public private(set) var notes: [String] = []
     var currentPass = ""
+
+    /// Calibration samples, for passes that run the model.
+    public var samples: SampleSource?
+    /// Without samples: how many random samples to calibrate on (data-free).
+    public var randomSamples: Int?
+    /// Where passes may cache expensive results (calibration statistics).
+    public var cacheDirectory: String?
+    /// Whether to draw progress on stderr (a terminal).
+    public var showProgress = false
+    /// Threads for the interpreter.
+    public var threads = Parallel.defaultThreads
 
     public init() {}
 

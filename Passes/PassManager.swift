@@ -6,6 +6,7 @@ import IR
 public enum PassRegistry {
     public static let all: [any Pass.Type] = [
         Canonicalize.self,
+        Calibrate.self,
         FoldConstants.self,
         FoldBatchNorm.self,
         RemoveIdentity.self,
@@ -71,7 +72,8 @@ public struct PassManager {
     /// Receives printed IR (stderr by default).
     public var irOutput: (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
     public private(set) var timings: [(pass: String, seconds: Double)] = []
-    public private(set) var context = PassContext()
+    /// Resources and statistics shared by the passes; set data sources here before `run`.
+    public var context = PassContext()
 
     public init(passes: [any Pass]) { self.passes = passes }
 

@@ -73,9 +73,9 @@ extension ByteBuffer: Hashable {
     /// the IR printer and for cache keys.
     public var fnv1a64: UInt64 {
         withUnsafeBytes { raw in
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for b in raw { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-            return h
+            var h = FNV1a64()
+            h.add(bytes: raw)
+            return h.value
         }
     }
 }

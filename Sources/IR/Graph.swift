@@ -116,6 +116,8 @@ public struct Model: Hashable, Sendable {
     public var functions: [Function]
     public var trainingInfo: [OpaqueMessage]
     public var unknownFields: [UnknownField]
+    /// Analysis results of quantization passes (not part of the ONNX file).
+    public var quantization = QuantizationState()
 
     public init(irVersion: Int64 = 8, opsetImports: [OpsetImport] = [OpsetImport(domain: "", version: 17)],
                 producerName: String = "", producerVersion: String = "", domain: String = "",
@@ -147,7 +149,7 @@ public struct Model: Hashable, Sendable {
             && a.producerVersion == b.producerVersion && a.domain == b.domain && a.modelVersion == b.modelVersion
             && a.docString == b.docString && a.metadata.elementsEqual(b.metadata, by: { $0 == $1 })
             && a.graph == b.graph && a.functions == b.functions && a.trainingInfo == b.trainingInfo
-            && a.unknownFields == b.unknownFields
+            && a.unknownFields == b.unknownFields && a.quantization == b.quantization
     }
 
     public func hash(into hasher: inout Hasher) {

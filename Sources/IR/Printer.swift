@@ -41,6 +41,10 @@ public struct Printer {
         if m.modelVersion != 0 { head += " version=\(m.modelVersion)" }
         line("", head)
         for kv in m.metadata { line("", "meta \(quote(kv.key)) = \(quote(kv.value))") }
+        if let c = m.quantization.calibration { line("", "calibration \(quote(c))") }
+        for (name, r) in m.quantization.ranges.sorted(by: { $0.key < $1.key }) {
+            line("", "range \(Self.value(name)) = [\(Self.float(r.low)), \(Self.float(r.high))]")
+        }
         graph(m.graph, indent: "")
         for f in m.functions {
             let name = f.domain.isEmpty ? f.name : "\(f.domain).\(f.name)"

@@ -1,0 +1,187 @@
+import Foundation
+import IR
+import Interpreter
+
+/// Runs the model on calibration samples and records a range for every float
+/// value it produces (and every float input), by the chosen method.
+///
+/// Statistics stream batch by batch (memory O(bins × tensors), never
+/// O(samples × activations)) and are cached under the context's cache folder,
+/// keyed by hashes of the model and the data, so a rerun with another method
+/// or other quantization options skips the forward passes.
+public struct Calibrate: Pass {
+    public static let name = "calibrate"
+    public static let summary = "Run calibration samples and record a range for every float value."
+    public static let options = [
+        PassOption("method", .choice(CalibrationMethod.allCases.map(\.rawValue)), default: "entropy",
+                   help: "How to pick each range from the statistics."),
+        PassOption("samples", .int, default: "0", help: "Use at most this many samples (0: all)."),
+        PassOption("percentile", .double, default: "99.99", help: "Percentile of |x| kept by method=percentile."),
+        PassOption("batch", .int, default: "32", help: "Samples per forward run."),
+        PassOption("bins", .int, default: "2048", help: "Histogram bins per tensor."),
+    ]
+
+    let method: CalibrationMethod
+    let maxSamples: Int
+    let percentile: Double
+    let batch: Int
+    let bins: Int
+
+    public static func problem(with options: PassOptions) -> String? {
+        if options.double("percentile") <= 50 || options.double("percentile") > 100 { return "percentile must be in (50, 100]" }
+        if options.int("batch") < 1 { return "batch must be at least 1" }
+        if options.int("bins") < 256 { return "bins must be at least 256" }
+        if options.int("samples") < 0 { return "samples must not be negative" }
+        return nil
+    }
+
+    public init(options: PassOptions) {
+        method = CalibrationMethod(rawValue: options.string("method"))!
+        maxSamples = options.int("samples")
+        percentile = options.double("percentile")
+        batch = options.int("batch")
+        bins = options.int("bins")
+    }
+
+    public var pipelineText: String {
+        "calibrate(method=\(method.rawValue),samples=\(maxSamples),percentile=\(percentile),batch=\(batch),bins=\(bins))"
+    }
+
+    public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
+        func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
+        guard context.samples != nil || context.randomSamples != nil else {
+            throw fail("needs calibration data (--calibration DIR, or --calibration-random N for data-free calibration)")
+        }
+        let key = cacheKey(model, context)
+        let statistics: [String: TensorStatistics]
+        var used = 0
+        if let cached = loadCache(key, context) {
+            statistics = cached.statistics
+            used = cached.samples
+            context.count("statistics read from cache")
+        } else {
+            (statistics, used) = try collect(model, context)
+            saveCache(key, Cache(samples: used, statistics: statistics), context)
+        }
+        var state = model.quantization
+        state.ranges = [:]
+        for (name, s) in statistics where s.histogram.total > 0 {
+            let r = s.range(method, percentile: percentile)
+            state.ranges[name] = ValueRange(low: r.low, high: r.high)
+        }
+        state.calibration = "\(method.rawValue) over \(used) \(context.samples == nil ? "random " : "")samples"
+        model.quantization = state
+        context.count("tensors calibrated", statistics.count)
+    }
+
+    /// Runs every batch, merging each float value's statistics.
+    func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
+        func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
+        let interpreter: Interpreter
+        do { interpreter = try Interpreter(model: model, threads: context.threads) } catch { throw fail("\(error)") }
+        var stats: [String: TensorStatistics] = [:]
+        let limit = maxSamples > 0 ? maxSamples : Int.max
+        var done = 0
+        let total = min(limit, context.samples?.sampleCount ?? context.randomSamples ?? 0)
+        let progress = context.showProgress ? Progress(total: total) : nil
+
+        func runBatch(_ feed: [String: RTensor]) throws(PassError) {
+            for (name, t) in feed where t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t) }
+            do {
+                _ = try interpreter.run(inputs: feed) { name, _, t in
+                    if t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t) }
+                }
+            } catch { throw fail("\(error)") }
+            done += feed.values.first?.shape.first ?? 1
+            progress?.update(done)
+        }
+
+        if let source = context.samples {
+            for f in 0..<source.files.count where done < limit {
+                let feed: [String: RTensor]
+                do { feed = try source.feed(f) } catch { throw fail("\(error)") }
+                for part in SampleSource.split(feed, into: batch) where done < limit {
+                    let n = part.values.first?.shape.first ?? 1
+                    try runBatch(n > limit - done ? part.mapValues { $0.slice(first: 0..<(limit - done)) } : part)
+                }
+            }
+        } else if let random = context.randomSamples {
+            var rng = SplitMix64(seed: 0xCA11B)
+            while done < min(random, limit) {
+                let n = min(batch, min(random, limit) - done)
+                var feed: [String: RTensor] = [:]
+                for v in interpreter.inputs {
+                    guard let t = v.type?.tensorType else { continue }
+                    var shape = t.shape ?? []
+                    if let first = shape.first, first.value == nil { shape[0] = .fixed(n) }
+                    feed[v.name] = RandomTensor.make(TensorType(t.elementType, shape), rng: &rng)
+                }
+                try runBatch(feed)
+            }
+        }
+        progress?.finish()
+        return (stats, done)
+    }
+
+    // MARK: - Statistics cache
+
+    struct Cache: Codable {
+        var samples: Int
+        var statistics: [String: TensorStatistics]
+    }
+
+    /// FNV-1a over the printed model (which carries every tensor's content hash),
+    /// the data files' bytes and the options that change the statistics.
+    func cacheKey(_ model: Model, _ context: PassContext) -> String {
+        var m = model
+        m.quantization = QuantizationState()
+        var h = FNV1a64()
+        h.add(Printer.print(m))
+        h.add("samples=\(maxSamples) batch=\(batch) bins=\(bins)")
+        if let s = context.samples {
+            for f in s.files {
+                h.add(f)
+                let path = "\(s.folder)/\(f)"
+                if let data = FileManager.default.contents(atPath: path) { h.add(bytes: data) }
+                else if let sub = try? FileManager.default.contentsOfDirectory(atPath: path) {
+                    for e in sub.sorted() { if let d = FileManager.default.contents(atPath: "\(path)/\(e)") { h.add(e); h.add(bytes: d) } }
+                }
+            }
+        } else {
+            h.add("random \(context.randomSamples ?? 0)")
+        }
+        return String(h.value, radix: 16)
+    }
+
+    func cachePath(_ key: String, _ context: PassContext) -> String? {
+        context.cacheDirectory.map { "\($0)/calibration-\(key).json" }
+    }
+
+    func loadCache(_ key: String, _ context: PassContext) -> Cache? {
+        guard let path = cachePath(key, context), let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(Cache.self, from: data)
+    }
+
+    func saveCache(_ key: String, _ cache: Cache, _ context: PassContext) {
+        guard let dir = context.cacheDirectory, let path = cachePath(key, context) else { return }
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        guard let data = try? JSONEncoder().encode(cache), let file = try? AtomicFile(path: path) else { return }
+        try? file.write(Array(data))
+        try? file.commit()
+    }
+}
+
+/// A one-line progress bar on stderr, for terminals.
+final class Progress {
+    let total: Int
+    init(total: Int) { self.total = total }
+
+    func update(_ done: Int) {
+        let width = 30
+        let filled = total > 0 ? min(width, done * width / total) : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\rcalibrating [\(bar)] \(done)/\(total)".utf8))
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}

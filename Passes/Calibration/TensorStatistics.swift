@@ -1,0 +1,40 @@
+import Interpreter
+
+/// Everything calibration keeps about one tensor, merged batch by batch:
+/// its |x| histogram (with exact min and max) and the moving averages of each
+/// batch's min and max (ONNX Runtime's MinMax calibrator with
+/// `moving_average`, constant 0.01).
+public struct TensorStatistics: Sendable, Codable, Equatable {
+    public var histogram: AbsHistogram
+    public var averageMin: Float?
+    public var averageMax: Float?
+    public static let averagingConstant: Float = 0.01
+
+    public init(bins: Int) { histogram = AbsHistogram(bins: bins) }
+
+    public mutating func add(_ t: RTensor) {
+        let values = UnsafeBufferPointer(t.elements(Float.self))
+        histogram.add(values)
+        // This batch's own extremes, for the moving average.
+        var lo = Float.infinity, hi = -Float.infinity
+        for v in values where v.isFinite {
+            lo = min(lo, v)
+            hi = max(hi, v)
+        }
+        guard lo <= hi else { return }
+        let c = Self.averagingConstant
+        averageMin = averageMin.map { $0 + c * (lo - $0) } ?? lo
+        averageMax = averageMax.map { $0 + c * (hi - $0) } ?? hi
+    }
+
+    /// The range `method` chooses.
+    public func range(_ method: CalibrationMethod, percentile: Double) -> CalibratedRange {
+        switch method {
+        case .minmax: CalibratedRange(low: histogram.minimum, high: histogram.maximum)
+        case .movingAverage: CalibratedRange(low: averageMin ?? 0, high: averageMax ?? 0)
+        case .percentile: RangeSelection.percentile(histogram, percentile)
+        case .entropy: RangeSelection.entropy(histogram)
+        case .mse: RangeSelection.mse(histogram)
+        }
+    }
+}
