@@ -68,7 +68,7 @@ struct Run: ParsableCommand {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: inputDir)) ?? []
             let pbs = files.filter { $0.hasPrefix("input_") && $0.hasSuffix(".pb") }
                 .sorted { Int($0.dropFirst(6).dropLast(3)) ?? 0 < Int($1.dropFirst(6).dropLast(3)) ?? 0 }
-            guard !pbs.isEmpty else { fail("\(inputDir): no input_N.pb files", .badInput) }
+            guard !pbs.isEmpty || declared.isEmpty else { fail("\(inputDir): no input_N.pb files", .badInput) }
             for (v, file) in zip(declared, pbs) {
                 feeds[v.name] = RTensor(try ONNXImporter.importTensor(at: "\(inputDir)/\(file)"))
             }
