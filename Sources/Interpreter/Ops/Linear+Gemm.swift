@@ -9,15 +9,24 @@ protocol GemmScalar: KernelScalar {
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int)
+    /// y[0..<n] += alpha * x[0..<n] on the calling thread.
+    static func axpy(_ n: Int, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+}
+
+extension GemmScalar {
+    static func axpy(_ n: Int, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>) {
+        for i in 0..<n { y[i] += alpha * x[i] }
+    }
 }
 
 enum Blas {
-    /// OpenBLAS keeps one global thread count; every call sets it to the
-    /// interpreter's so `--threads` is honoured (the call is cheap when unchanged).
-    @inline(__always)
-    static func useThreads(_ threads: Int) {
-        openblas_set_num_threads(Int32(max(1, threads)))
-    }
+    /// OpenBLAS runs single-threaded; products are split across the
+    /// interpreter's threads here instead. OpenBLAS's own workers spin
+    /// (sched_yield) for ~0.1 s after every threaded call, which on a small
+    /// machine steals the cores the next non-BLAS kernel (im2col, pooling,
+    /// elementwise) needs; sharing one pool avoids that. Concurrent
+    /// single-threaded calls are safe in OpenBLAS's pthreads build.
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     /// Handles the shapes BLAS rejects (empty dimensions): with k == 0 the
     /// product is zero, so C becomes beta * C. Returns true when done.
@@ -30,6 +39,33 @@ enum Blas {
         }
         return true
     }
+
+    /// Splits C [m, n] into blocks for `threads` threads: by columns when C is
+    /// wide (in multiples of 16 so BLAS kernels keep full tiles), else by rows;
+    /// products below ~256k multiply-adds run on one thread.
+    /// `body(rows, columns)` computes one block.
+    @inline(__always)
+    static func split(m: Int, n: Int, k: Int, threads: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+        let work = m * n * max(k, 1)
+        let parts = work < 1 << 18 ? 1 : min(threads, max(1, work >> 17))
+        if parts <= 1 {
+            body(0..<m, 0..<n)
+            return
+        }
+        if n >= 16 * parts && n >= m {
+            let step = ((n + parts - 1) / parts + 15) / 16 * 16
+            let blocks = (n + step - 1) / step
+            Parallel.forEach(blocks, threads: threads) { r in
+                for b in r { body(0..<m, b * step..<min(n, (b + 1) * step)) }
+            }
+        } else {
+            let step = (m + parts - 1) / parts
+            let blocks = (m + step - 1) / step
+            Parallel.forEach(blocks, threads: threads) { r in
+                for b in r { body(b * step..<min(m, (b + 1) * step), 0..<n) }
+            }
+        }
+    }
 }
 
 extension Float: GemmScalar {
@@ -37,10 +73,23 @@ extension Float: GemmScalar {
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
-        Blas.useThreads(threads)
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
-                    beta, c, Int32(max(ldc, 1)))
+        Blas.singleThreaded
+        Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
+            let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(cols.count), Int32(k), alpha, ab, Int32(max(lda, 1)), bb, Int32(max(ldb, 1)),
+                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(max(ldc, 1)))
+        }
+    }
+}
+
+extension Float {
+    /// OpenBLAS's kernel uses the machine's widest vectors (this module is
+    /// compiled for baseline x86-64).
+    static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        Blas.singleThreaded
+        cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
     }
 }
 
@@ -49,10 +98,14 @@ extension Double: GemmScalar {
                      a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                      beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
-        Blas.useThreads(threads)
-        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
-                    beta, c, Int32(max(ldc, 1)))
+        Blas.singleThreaded
+        Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
+            let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+            cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(cols.count), Int32(k), alpha, ab, Int32(max(lda, 1)), bb, Int32(max(ldb, 1)),
+                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(max(ldc, 1)))
+        }
     }
 }
 

@@ -64,6 +64,13 @@ extension Ops {
             let px = UnsafePointer(x.pointer(T.self)), pw = UnsafePointer(w.pointer(T.self))
             let py = out.pointer(T.self)
             let bias = b.map { UnsafePointer($0.pointer(T.self)) }
+            if cg == 1 && group > 1, let flat = FlatWindow(g) {
+                // One input channel per group (depthwise, possibly with a depth
+                // multiplier mg): output plane (image, m) reads input plane (image, m / mg).
+                flat.run(DepthwiseReduction(weights: pw, bias: bias, channels: m), planes: n * m, x: px, y: py,
+                         outputsPerInput: mg, threads: threads)
+                return
+            }
             if cg == 1 && group > 1 && g.rank == 2 {
                 depthwise2D(px, pw, bias, py, mg: mg)
                 return

@@ -81,7 +81,21 @@ extension Ops {
         let shape = Array(x.shape[..<2]) + g.output
         let out = RTensor(type: x.type, shape: shape)
         let indices = wantIndices ? RTensor(type: .int64, shape: shape) : nil
-        let job = MaxPoolJob(x: x, out: out, indices: indices, p: Pool3D(g), planes: x.shape[0] * x.shape[1],
+        let planes = x.shape[0] * x.shape[1]
+        if indices == nil, let flat = FlatWindow(g) {
+            func run<T: PoolScalar>(_: T.Type) {
+                flat.run(MaxReduction<T>(), planes: planes, x: x.pointer(T.self), y: out.pointer(T.self), threads: ctx.threads)
+            }
+            switch x.type {
+            case .float32: run(Float.self)
+            case .float64: run(Double.self)
+            case .int8: run(Int8.self)
+            case .uint8: run(UInt8.self)
+            default: throw OpError("MaxPool does not support \(x0.type.onnxName)")
+            }
+            return [out.converted(to: x0.type)]
+        }
+        let job = MaxPoolJob(x: x, out: out, indices: indices, p: Pool3D(g), planes: planes,
                              columnMajor: ctx.int("storage_order", 0) != 0, threads: ctx.threads)
         switch x.type {
         case .float32: job.run(Float.self)
@@ -122,8 +136,9 @@ extension Ops {
                             let th = tapsH[b], zh = b * sh - ph
                             for c in 0..<ow {
                                 let tw = tapsW[c], zw = c * sw - pw
-                                // The first tap, then every strictly larger one (as the
-                                // reference's loop does; a later NaN never wins).
+                                // Like ONNX Runtime: start from the lowest value and keep
+                                // every strictly larger one, so a NaN never wins; the
+                                // index defaults to the first tap inside the input.
                                 var best = T.lowest
                                 var at = -1
                                 for u in td.lo..<td.hi {
@@ -134,7 +149,8 @@ extension Ops {
                                         for t in tw.lo..<tw.hi {
                                             let xx = zw + t * dw
                                             let val = row[xx]
-                                            if at < 0 || val > best {
+                                            if at < 0 { at = z * xd + y * xh + xx * xw }
+                                            if val > best {
                                                 best = val
                                                 at = z * xd + y * xh + xx * xw
                                             }
@@ -160,7 +176,30 @@ extension Ops {
         let g = try WindowGeometry.make(ctx, op: op, input: Array(x.shape[2...]), kernel: nil,
                                         ceilMode: ctx.int("ceil_mode", 0) != 0)
         let out = RTensor(type: x.type, shape: Array(x.shape[..<2]) + g.output)
-        let job = FloatPoolJob(x: x, out: out, p: Pool3D(g), planes: x.shape[0] * x.shape[1], kind: kind, threads: ctx.threads)
+        let p3 = Pool3D(g)
+        let planes = x.shape[0] * x.shape[1]
+        if let flat = FlatWindow(g) {
+            var power = 0, includePad = false
+            switch kind {
+            case .average(let inc): includePad = inc
+            case .lp(let pv): power = pv
+            case .max: break
+            }
+            // Divisors of average pooling per output row and column.
+            func counts(_ d: Int) -> [Int] { p3.taps(d).map { includePad ? $0.padded : $0.hi - $0.lo } }
+            let rowCounts = counts(1), colCounts = counts(2)
+            func run<T: BinaryFloatingPoint & PoolScalar>(_: T.Type) {
+                flat.run(SumReduction<T>(p: power, rowCounts: rowCounts, colCounts: colCounts.map { T($0) }), planes: planes,
+                         x: x.pointer(T.self), y: out.pointer(T.self), threads: ctx.threads)
+            }
+            switch x.type {
+            case .float32: run(Float.self)
+            case .float64: run(Double.self)
+            default: throw OpError("\(op) does not support \(x0.type.onnxName)")
+            }
+            return out.converted(to: x0.type)
+        }
+        let job = FloatPoolJob(x: x, out: out, p: p3, planes: planes, kind: kind, threads: ctx.threads)
         switch x.type {
         case .float32: job.run(Float.self)
         case .float64: job.run(Double.self)
