@@ -1,0 +1,177 @@
+import COpenBLAS
+import IR
+
+/// Row-major matrix products shared by MatMul, Gemm, Einsum, Conv and
+/// ConvTranspose: `C = alpha * op(A) * op(B) + beta * C` with `op` an optional
+/// transpose. float32 and float64 go to OpenBLAS; integers use a plain loop
+/// with wrapping arithmetic (ONNX Runtime's integer MatMul wraps as C++ does).
+protocol GemmScalar: KernelScalar {
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int)
+    /// y[0..<n] += alpha * x[0..<n] on the calling thread.
+    static func axpy(_ n: Int, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+}
+
+extension GemmScalar {
+    static func axpy(_ n: Int, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>) {
+        for i in 0..<n { y[i] += alpha * x[i] }
+    }
+}
+
+enum Blas {
+    /// OpenBLAS runs single-threaded; products are split across the
+    /// interpreter's threads here instead. OpenBLAS's own workers spin
+    /// (sched_yield) for ~0.1 s after every threaded call, which on a small
+    /// machine steals the cores the next non-BLAS kernel (im2col, pooling,
+    /// elementwise) needs; sharing one pool avoids that. Concurrent
+    /// single-threaded calls are safe in OpenBLAS's pthreads build.
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// Handles the shapes BLAS rejects (empty dimensions): with k == 0 the
+    /// product is zero, so C becomes beta * C. Returns true when done.
+    @inline(__always)
+    static func degenerate<T: KernelScalar>(m: Int, n: Int, k: Int, beta: T, c: UnsafeMutablePointer<T>, ldc: Int) -> Bool {
+        if m == 0 || n == 0 { return true }
+        guard k == 0 else { return false }
+        for i in 0..<m {
+            for j in 0..<n { c[i * ldc + j] = beta == .zero ? .zero : beta * c[i * ldc + j] }
+        }
+        return true
+    }
+
+    /// Splits C [m, n] into blocks for `threads` threads: by columns when C is
+    /// wide (in multiples of 16 so BLAS kernels keep full tiles), else by rows;
+    /// products below ~256k multiply-adds run on one thread.
+    /// `body(rows, columns)` computes one block.
+    @inline(__always)
+    static func split(m: Int, n: Int, k: Int, threads: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+        let work = m * n * max(k, 1)
+        let parts = work < 1 << 18 ? 1 : min(threads, max(1, work >> 17))
+        if parts <= 1 {
+            body(0..<m, 0..<n)
+            return
+        }
+        if n >= 16 * parts && n >= m {
+            let step = ((n + parts - 1) / parts + 15) / 16 * 16
+            let blocks = (n + step - 1) / step
+            Parallel.forEach(blocks, threads: threads) { r in
+                for b in r { body(0..<m, b * step..<min(n, (b + 1) * step)) }
+            }
+        } else {
+            let step = (m + parts - 1) / parts
+            let blocks = (m + step - 1) / step
+            Parallel.forEach(blocks, threads: threads) { r in
+                for b in r { body(b * step..<min(m, (b + 1) * step), 0..<n) }
+            }
+        }
+    }
+}
+
+extension Float: GemmScalar {
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
+        Blas.singleThreaded
+        Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
+            let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(cols.count), Int32(k), alpha, ab, Int32(max(lda, 1)), bb, Int32(max(ldb, 1)),
+                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(max(ldc, 1)))
+        }
+    }
+}
+
+extension Float {
+    /// OpenBLAS's kernel uses the machine's widest vectors (this module is
+    /// compiled for baseline x86-64).
+    static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        Blas.singleThreaded
+        cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
+    }
+}
+
+extension Double: GemmScalar {
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                     a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                     beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int, threads: Int) {
+        if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
+        Blas.singleThreaded
+        Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
+            let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+            cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(cols.count), Int32(k), alpha, ab, Int32(max(lda, 1)), bb, Int32(max(ldb, 1)),
+                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(max(ldc, 1)))
+        }
+    }
+}
+
+/// Integer products: rows of C are split across threads; each element sums
+/// over k in order, so results do not depend on the thread count.
+protocol IntegerGemm: GemmScalar, FixedWidthInteger {}
+
+extension IntegerGemm {
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, threads: Int) {
+        if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
+        Parallel.forEach(m, threads: threads, minimumChunk: Swift.max(1, 32768 / Swift.max(n * k, 1))) { rows in
+            let acc = UnsafeMutablePointer<Self>.allocate(capacity: n)
+            defer { acc.deallocate() }
+            for i in rows {
+                acc.initialize(repeating: 0, count: n)
+                for p in 0..<k {
+                    let aip = transA ? a[p * lda + i] : a[i * lda + p]
+                    if aip == 0 { continue }
+                    if transB {
+                        for j in 0..<n { acc[j] = acc[j] &+ aip &* b[j * ldb + p] }
+                    } else {
+                        let row = b + p * ldb
+                        for j in 0..<n { acc[j] = acc[j] &+ aip &* row[j] }
+                    }
+                }
+                let ci = c + i * ldc
+                for j in 0..<n { ci[j] = alpha &* acc[j] &+ (beta == 0 ? 0 : beta &* ci[j]) }
+            }
+        }
+    }
+}
+
+extension Int8: IntegerGemm {}
+extension UInt8: IntegerGemm {}
+extension Int16: IntegerGemm {}
+extension UInt16: IntegerGemm {}
+extension Int32: IntegerGemm {}
+extension UInt32: IntegerGemm {}
+extension Int64: IntegerGemm {}
+extension UInt64: IntegerGemm {}
+
+/// Calls a generic body with the Swift type a matrix product computes in.
+protocol GemmVisitor {
+    associatedtype Result
+    func visit<T: GemmScalar>(_ type: T.Type) throws -> Result
+}
+
+extension ElementType {
+    /// Visits the compute type of `self` for matrix products; nil for types
+    /// without one (bool, strings, 8-bit floats). float16/bfloat16 are
+    /// widened by the caller and never reach here.
+    func visitGemm<V: GemmVisitor>(_ v: V) throws -> V.Result? {
+        switch self {
+        case .float32: try v.visit(Float.self)
+        case .float64: try v.visit(Double.self)
+        case .int8: try v.visit(Int8.self)
+        case .uint8: try v.visit(UInt8.self)
+        case .int16: try v.visit(Int16.self)
+        case .uint16: try v.visit(UInt16.self)
+        case .int32: try v.visit(Int32.self)
+        case .uint32: try v.visit(UInt32.self)
+        case .int64: try v.visit(Int64.self)
+        case .uint64: try v.visit(UInt64.self)
+        default: nil
+        }
+    }
+}
