@@ -29,6 +29,7 @@ if [ -f tools/conformance_io.py ]; then
 else
   echo "==> [conformance] skipped (tools/conformance_io.py not present)"
 fi
+run_stage operators .venv/bin/python tools/conformance_ops.py --check --report .cache/conformance_ops.md
 stage="(done)"
 echo
 echo "==> all stages passed"

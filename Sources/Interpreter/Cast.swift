@@ -10,10 +10,29 @@ extension RTensor {
     /// Converts every element to `target` with ONNX Cast semantics: float to
     /// integer truncates toward zero, to bool is `!= 0`, float to 16-bit floats
     /// rounds to nearest even. Returns `self` when the type already matches.
-    public func converted(to target: ElementType) -> RTensor {
+    public func converted(to target: ElementType, saturate: Bool = true) -> RTensor {
         if target == type { return self }
         var out = RTensor(type: target, shape: shape)
         let n = count
+        if let f = MiniFloat.format(target) {
+            let p = out.pointer(UInt8.self)
+            let values = floatArray()
+            for i in 0..<n { p[i] = f.encode(values[i], saturate: saturate) }
+            return out
+        }
+        if MiniFloat.format(type) != nil { return RTensor(floats: floatArray(), shape: shape).converted(to: target, saturate: saturate) }
+        if let bits = [ElementType.int4: 4, .uint4: 4, .int2: 2, .uint2: 2][target] {
+            // Sub-byte integers wrap like a cast to their width (as ml_dtypes does).
+            let wide = converted(to: .int64).array(Int64.self)
+            let signed = target == .int4 || target == .int2
+            let p = out.pointer(UInt8.self)
+            for i in 0..<n {
+                var v = Int(wide[i] & Int64((1 << bits) - 1))
+                if signed && v >= 1 << (bits - 1) { v -= 1 << bits }
+                p[i] = UInt8(truncatingIfNeeded: v)
+            }
+            return out
+        }
         // Read every source element as Double (exact for all but 64-bit integers),
         // and 64-bit integer to 64-bit integer moves directly.
         if let src = int64Array(), target.isInteger64OrSmallerInteger {
@@ -78,7 +97,7 @@ private struct FillFromInt64s: ScalarVisitor {
 extension ElementType {
     var isInteger64OrSmallerInteger: Bool {
         switch self {
-        case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64, .int4, .uint4: true
+        case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64, .int4, .uint4, .int2, .uint2: true
         default: false
         }
     }

@@ -119,12 +119,18 @@ extension RTensor {
             self.init(strings: ss.map { String(decoding: $0, as: UTF8.self) }, shape: t.shape)
         case .bytes(let b):
             if t.elementType.isSubByte {
+                // One element per byte at run time; integers sign-extended, float4 codes kept as is.
                 self.init(type: t.elementType, shape: t.shape)
-                let n = t.elementCount
-                let signed = t.elementType.isSigned
+                let n = t.elementCount, bits = t.elementType.bitWidth
+                let signed = t.elementType == .int4 || t.elementType == .int2
                 let out = buffer.pointer.assumingMemoryBound(to: UInt8.self)
                 b.withUnsafeBytes { raw in
-                    for i in 0..<n { out[i] = UInt8(truncatingIfNeeded: Nibbles.value(at: i, in: raw, signed: signed)) }
+                    for i in 0..<n {
+                        let bit = i * bits
+                        var v = Int(raw[bit / 8] >> UInt8(bit % 8)) & ((1 << bits) - 1)
+                        if signed && v >= 1 << (bits - 1) { v -= 1 << bits }
+                        out[i] = UInt8(truncatingIfNeeded: v)
+                    }
                 }
             } else {
                 self.init(type: t.elementType, shape: t.shape, buffer: Buffer(borrowing: b))
@@ -138,9 +144,11 @@ extension RTensor {
             return Tensor(elementType: .string, shape: shape, data: .strings(strings.map { Array($0.utf8) }), name: name)
         }
         let bytes: ByteBuffer
-        if type == .int4 || type == .uint4 {
-            let src = pointer(UInt8.self)
-            bytes = ByteBuffer(copying: Nibbles.pack((0..<count).map { Int(Int8(bitPattern: src[$0])) }))
+        if type.isSubByte && type.bitWidth <= 4 {
+            let src = pointer(UInt8.self), bits = type.bitWidth, mask = UInt8((1 << bits) - 1)
+            var packed = [UInt8](repeating: 0, count: (count * bits + 7) / 8)
+            for i in 0..<count { packed[i * bits / 8] |= (src[i] & mask) << UInt8(i * bits % 8) }
+            bytes = ByteBuffer(copying: packed)
         } else {
             bytes = ByteBuffer(copying: UnsafeRawBufferPointer(start: buffer.pointer, count: byteCount))
         }
@@ -155,15 +163,17 @@ extension RTensor {
         case .float64: return elements(Double.self).map { Float($0) }
         case .float16: return elements(UInt16.self).map(HalfFloat.toFloat)
         case .bfloat16: return elements(UInt16.self).map(HalfFloat.bfloat16ToFloat)
-        case .int8, .int4: return elements(Int8.self).map { Float($0) }
-        case .uint8, .uint4, .bool: return elements(UInt8.self).map { Float($0) }
+        case .int8, .int4, .int2: return elements(Int8.self).map { Float($0) }
+        case .uint8, .uint4, .uint2, .bool: return elements(UInt8.self).map { Float($0) }
         case .int16: return elements(Int16.self).map { Float($0) }
         case .uint16: return elements(UInt16.self).map { Float($0) }
         case .int32: return elements(Int32.self).map { Float($0) }
         case .uint32: return elements(UInt32.self).map { Float($0) }
         case .int64: return elements(Int64.self).map { Float($0) }
         case .uint64: return elements(UInt64.self).map { Float($0) }
-        default: return [Float](repeating: .nan, count: n)
+        default:
+            if let f = MiniFloat.format(type) { return elements(UInt8.self).map { f.decode($0) } }
+            return [Float](repeating: .nan, count: n)
         }
     }
 
@@ -173,8 +183,8 @@ extension RTensor {
         case .int64: return array(Int64.self)
         case .int32: return elements(Int32.self).map { Int64($0) }
         case .int16: return elements(Int16.self).map { Int64($0) }
-        case .int8, .int4: return elements(Int8.self).map { Int64($0) }
-        case .uint8, .uint4, .bool: return elements(UInt8.self).map { Int64($0) }
+        case .int8, .int4, .int2: return elements(Int8.self).map { Int64($0) }
+        case .uint8, .uint4, .uint2, .bool: return elements(UInt8.self).map { Int64($0) }
         case .uint16: return elements(UInt16.self).map { Int64($0) }
         case .uint32: return elements(UInt32.self).map { Int64($0) }
         case .uint64: return elements(UInt64.self).map { Int64(truncatingIfNeeded: $0) }

@@ -101,7 +101,7 @@ struct ModelSummary: Codable {
                 nodeCount += 1
                 let op = n.isDefaultDomain ? n.opType : "\(n.domain)::\(n.opType)"
                 histogram[op, default: 0] += 1
-                if !OpSupport.isSupported(n) { unsupported.insert(op) }
+                if OpRegistry.entry(for: n) == nil { unsupported.insert(op) }
                 if n.opType == "Constant", n.isDefaultDomain, let t = n[attribute: "value"]?.tensorValue {
                     constants.append((n.outputs.first ?? n.name, t))
                 }

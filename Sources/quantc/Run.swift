@@ -26,7 +26,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Feed deterministic random inputs (symbolic dimensions set to 1) for a smoke run.")
     var randomInputs = false
 
-    @Option(help: "Folder for the outputs, one NAME.npy each (created if missing).")
+    @Option(help: "Folder for the outputs, one NAME.npy each (NAME.pb for types NumPy lacks; created if missing).")
     var outputDir: String?
 
     @Option(help: "Threads for kernels (default: all cores).")
@@ -108,10 +108,11 @@ struct Run: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (name, t) in outputs.sorted(by: { $0.key < $1.key }) {
             let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" })
-            guard let bytes = NumpyFile.encode(t.irTensor()) else {
-                fail("output '\(name)' of type \(t.type.onnxName) cannot be written as .npy", .badInput)
-            }
-            let file = try AtomicFile(path: "\(dir)/\(safe).npy")
+            // Types NumPy has no dtype for (bfloat16, int4, float8, ...) are written as ONNX TensorProto files.
+            let tensor = t.irTensor(name: name)
+            let npy = NumpyFile.encode(tensor)
+            let file = try AtomicFile(path: "\(dir)/\(safe).\(npy == nil ? "pb" : "npy")")
+            let bytes = npy ?? ONNXExporter.serialize(tensor: tensor)
             try file.write(bytes)
             try file.commit()
         }

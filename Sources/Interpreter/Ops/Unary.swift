@@ -89,9 +89,9 @@ extension Ops {
         }) { ctx in
             let to = ctx.int("to", 0)
             guard let target = ElementType(rawValue: Int32(to)) else { throw OpError("Cast to unknown type \(to)") }
-            return [try cast(try ctx.input(0), to: target)]
+            return [try cast(try ctx.input(0), to: target, saturate: ctx.int("saturate", 1) != 0)]
         },
-        OpEntry("CastLike") { ctx in [try cast(try ctx.input(0), to: try ctx.input(1).type)] },
+        OpEntry("CastLike") { ctx in [try cast(try ctx.input(0), to: try ctx.input(1).type, saturate: ctx.int("saturate", 1) != 0)] },
     ]
 
     /// An op computing `f` on every element of a floating-point input.
@@ -110,15 +110,18 @@ extension Ops {
         return t.doubleArray()[0]
     }
 
-    static func cast(_ x: RTensor, to target: ElementType) throws -> RTensor {
+    static func cast(_ x: RTensor, to target: ElementType, saturate: Bool) throws -> RTensor {
         if x.type == .string || target == .string {
             guard x.type == target else { throw OpError("casts between strings and numbers are not supported") }
             return x
         }
-        guard x.type.isComputable || x.type == .float8e4m3fn, target.isComputable else {
+        func castable(_ t: ElementType) -> Bool {
+            t.isComputable || MiniFloat.format(t) != nil || t == .int2 || t == .uint2
+        }
+        guard castable(x.type), castable(target) else {
             throw OpError("cast from \(x.type.onnxName) to \(target.onnxName) is not supported")
         }
-        return x.converted(to: target)
+        return x.converted(to: target, saturate: saturate)
     }
 
     /// Clip before opset 11 took min/max as attributes; from 11 they are inputs.
