@@ -18,7 +18,7 @@ public final class Interpreter: @unchecked Sendable {
     /// Version of the default ONNX opset, after which old op forms were normalized.
     public let opset: Int64
     public var threads: Int
-    private let graph: Graph
+    private var graph: Graph
     private var initializers: [String: RTensor] = [:]
     /// Peak bytes of intermediate values alive at once in the last run.
     public private(set) var peakActivationBytes = 0
@@ -33,6 +33,37 @@ public final class Interpreter: @unchecked Sendable {
         try Self.prepare(&g, opset: opset)
         graph = g
         for (name, t) in g.initializers { initializers[name] = RTensor(t) }
+        foldConstants()
+    }
+
+    /// Evaluates, once, the nodes that depend on no graph input (weights built
+    /// with ConstantOfShape, shape arithmetic on constants), as ONNX Runtime's
+    /// session initialization does, so `run` only computes what depends on inputs.
+    private func foldConstants() {
+        // Before IR version 4 every initializer had to be listed as a graph input,
+        // so only from version 4 on does such a listing make it overridable.
+        let fed = Set(graph.inputs.map(\.name)).subtracting(model.irVersion < 4 ? Set(initializers.keys) : [])
+        var constant = Set(initializers.keys).subtracting(fed)
+        var kept: [Node] = []
+        for node in graph.nodes {
+            let inputsConstant = node.inputs.allSatisfy { $0.isEmpty || constant.contains($0) }
+            guard inputsConstant, node.subgraphs.isEmpty, !ShapeInference.nondeterministic.contains(node.opType),
+                  !node.outputs.contains(where: { graph.isOutput($0) }), let entry = OpRegistry.entry(for: node) else {
+                kept.append(node)
+                continue
+            }
+            let context = KernelContext(node: node, opset: opset, inputs: node.inputs.map { $0.isEmpty ? nil : initializers[$0] },
+                                        runSubgraph: { _, _ in throw OpError("no subgraphs") }, threads: threads)
+            guard let outs = try? entry.kernel(context) else {
+                kept.append(node)  // let `run` report the failure where it happens
+                continue
+            }
+            for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
+                initializers[name] = t
+                constant.insert(name)
+            }
+        }
+        graph.nodes = kept
     }
 
     static func prepare(_ g: inout Graph, opset: Int64) throws(InterpreterError) {

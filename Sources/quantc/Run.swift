@@ -32,6 +32,9 @@ struct Run: ParsableCommand {
     @Option(help: "Threads for kernels (default: all cores).")
     var threads: Int?
 
+    @Flag(help: "Print the time spent per operator type.")
+    var profile = false
+
     func run() throws {
         try reportingErrors {
             let m = try ONNXImporter.importModel(at: model)
@@ -44,12 +47,31 @@ struct Run: ParsableCommand {
             let feeds = try loadInputs(for: interpreter)
             let start = Date()
             let outputs: [String: RTensor]
+            // Time between consecutive produced values, charged to the producing op.
+            var perOp: [String: (seconds: Double, count: Int)] = [:]
+            var last = Date()
+            var lastNode = ""
             do {
-                outputs = try interpreter.run(inputs: feeds)
+                outputs = try interpreter.run(inputs: feeds, observer: profile ? { _, node, _ in
+                    let now = Date()
+                    let key = node.opType
+                    if lastNode != node.name + key + node.outputs.joined() {
+                        perOp[key, default: (0, 0)].seconds += now.timeIntervalSince(last)
+                        perOp[key, default: (0, 0)].count += 1
+                        lastNode = node.name + key + node.outputs.joined()
+                    }
+                    last = now
+                } : nil)
             } catch {
                 fail("\(model): \(error)", .badInput)
             }
             let seconds = Date().timeIntervalSince(start)
+            if profile {
+                for (op, v) in perOp.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+                    FileHandle.standardError.write(Data(String(format: "%9.2f ms %5.1f%%  %4d × %@\n", v.seconds * 1000,
+                                                               100 * v.seconds / max(seconds, 1e-9), v.count, op).utf8))
+                }
+            }
             if let outputDir { try write(outputs, to: outputDir) }
             for o in m.graph.outputs {
                 guard let t = outputs[o.name] else { continue }

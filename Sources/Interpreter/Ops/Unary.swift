@@ -25,6 +25,14 @@ extension Ops {
         float("HardSwish") { $0 * max(0, min(1, $0 / 6 + 0.5)) },
         OpEntry("Relu", shape: ShapeRules.sameAsInput) { ctx in
             let x = try ctx.input(0)
+            if x.type == .float32 {
+                let out = RTensor(type: .float32, shape: x.shape)
+                let src = x.pointer(Float.self), dst = out.pointer(Float.self)
+                Parallel.forEach(x.count, threads: ctx.threads, minimumChunk: 1 << 16) { r in
+                    for i in r { dst[i] = src[i] > 0 ? src[i] : 0 }
+                }
+                return [out]
+            }
             if x.type.isFloatingPoint { return [try Elementwise.mapFloat32(x, threads: ctx.threads) { max($0, 0) }] }
             return [try Elementwise.mapNumeric(x, Clamp(low: 0, high: nil))]
         },

@@ -60,16 +60,20 @@ extension Ops {
             let out = RTensor(type: .float32, shape: x.shape)
             let dst = out.pointer(Float.self)
             let lo = (size - 1) / 2, hi = size - 1 - lo
-            for b in 0..<n {
-                for ch in 0..<c {
-                    for i in 0..<inner {
-                        var sum = 0.0
-                        for k in max(0, ch - lo)...min(c - 1, ch + hi) {
-                            let v = Double(src[(b * c + k) * inner + i])
-                            sum += v * v
-                        }
+            // y = x / (bias + α/size · Σ x²)^β over a window of channels; the
+            // power is exp(−β·log(·)), and each position's window sum slides.
+            Parallel.forEach(n * inner, threads: ctx.threads, minimumChunk: 256) { r in
+                var squares = [Double](repeating: 0, count: c)
+                for p in r {
+                    let b = p / inner, i = p % inner
+                    for k in 0..<c { let v = Double(src[(b * c + k) * inner + i]); squares[k] = v * v }
+                    var sum = 0.0
+                    for k in 0..<min(c, hi + 1) { sum += squares[k] }
+                    for ch in 0..<c {
                         let idx = (b * c + ch) * inner + i
-                        dst[idx] = Float(Double(src[idx]) / pow(bias + alpha / Double(size) * sum, beta))
+                        dst[idx] = Float(Double(src[idx]) * exp(-beta * log(bias + alpha / Double(size) * sum)))
+                        if ch + hi + 1 < c { sum += squares[ch + hi + 1] }
+                        if ch - lo >= 0 { sum -= squares[ch - lo] }
                     }
                 }
             }

@@ -80,7 +80,11 @@ extension Ops {
             let value = ctx.attribute("value")?.tensorValue.map { RTensor($0) } ?? RTensor(floats: [0], shape: [1])
             var out = RTensor(type: value.type, shape: shape)
             let w = RTensor.stride(of: value.type)
-            for i in 0..<out.count { (out.buffer.pointer + i * w).copyMemory(from: value.buffer.pointer, byteCount: w) }
+            switch w {
+            case 4: out.pointer(UInt32.self).initialize(repeating: value.pointer(UInt32.self)[0], count: out.count)
+            case 8: out.pointer(UInt64.self).initialize(repeating: value.pointer(UInt64.self)[0], count: out.count)
+            default: for i in 0..<out.count { (out.buffer.pointer + i * w).copyMemory(from: value.buffer.pointer, byteCount: w) }
+            }
             if let s = value.strings { out.strings = [String](repeating: s[0], count: out.count) }
             return [out]
         },
