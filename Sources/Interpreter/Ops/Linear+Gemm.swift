@@ -40,6 +40,22 @@ enum Blas {
         return true
     }
 
+    /// Splits the `count` outputs of a matrix-vector product (each a dot
+    /// product of length k) into contiguous blocks, one per thread.
+    @inline(__always)
+    static func splitVector(count: Int, k: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+        let parts = count * max(k, 1) < 1 << 16 ? 1 : min(threads, max(1, count / 16))
+        if parts <= 1 {
+            body(0..<count)
+            return
+        }
+        let step = ((count + parts - 1) / parts + 7) / 8 * 8
+        let blocks = (count + step - 1) / step
+        Parallel.forEach(blocks, threads: threads) { r in
+            for b in r { body(b * step..<min(count, (b + 1) * step)) }
+        }
+    }
+
     /// Splits C [m, n] into blocks for `threads` threads: by columns when C is
     /// wide (in multiples of 16 so BLAS kernels keep full tiles), else by rows;
     /// products below ~256k multiply-adds run on one thread.
@@ -74,6 +90,34 @@ extension Float: GemmScalar {
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         Blas.singleThreaded
+        if m == 1 || n == 1 {
+            // Matrix-vector products (a fully connected layer on one row) go
+            // to gemv, split over the output elements.
+            Blas.splitVector(count: m == 1 ? n : m, k: k, threads: threads) { r in
+                if m == 1 {
+                    // c[0, j] = alpha * sum_p op(A)[0, p] * op(B)[p, j] + beta * c[0, j]
+                    let x = a, incx = transA ? lda : 1
+                    if transB {
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, b + r.lowerBound * ldb,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    } else {
+                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, b + r.lowerBound,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    }
+                } else {
+                    // c[i, 0] = alpha * sum_p op(A)[i, p] * op(B)[p, 0] + beta * c[i, 0]
+                    let x = b, incx = transB ? 1 : ldb
+                    if transA {
+                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, a + r.lowerBound,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    } else {
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, a + r.lowerBound * lda,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    }
+                }
+            }
+            return
+        }
         Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
             let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
             let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
@@ -99,6 +143,34 @@ extension Double: GemmScalar {
                      beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         Blas.singleThreaded
+        if m == 1 || n == 1 {
+            // Matrix-vector products (a fully connected layer on one row) go
+            // to gemv, split over the output elements.
+            Blas.splitVector(count: m == 1 ? n : m, k: k, threads: threads) { r in
+                if m == 1 {
+                    // c[0, j] = alpha * sum_p op(A)[0, p] * op(B)[p, j] + beta * c[0, j]
+                    let x = a, incx = transA ? lda : 1
+                    if transB {
+                        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, b + r.lowerBound * ldb,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    } else {
+                        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, b + r.lowerBound,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    }
+                } else {
+                    // c[i, 0] = alpha * sum_p op(A)[i, p] * op(B)[p, 0] + beta * c[i, 0]
+                    let x = b, incx = transB ? 1 : ldb
+                    if transA {
+                        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, a + r.lowerBound,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    } else {
+                        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, a + r.lowerBound * lda,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    }
+                }
+            }
+            return
+        }
         Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
             let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
             let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
