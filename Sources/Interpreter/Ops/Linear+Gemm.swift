@@ -41,43 +41,40 @@ enum Blas {
     }
 
     /// Splits the `count` outputs of a matrix-vector product (each a dot
-    /// product of length k) into contiguous blocks, one per thread.
+    /// product of length k) into contiguous blocks run on `threads` threads.
+    /// Blocks depend only on the sizes, never on the thread count, so results
+    /// are the same for any number of threads.
     @inline(__always)
     static func splitVector(count: Int, k: Int, threads: Int, _ body: (Range<Int>) -> Void) {
-        let parts = count * max(k, 1) < 1 << 16 ? 1 : min(threads, max(1, count / 16))
-        if parts <= 1 {
-            body(0..<count)
-            return
-        }
-        let step = ((count + parts - 1) / parts + 7) / 8 * 8
-        let blocks = (count + step - 1) / step
-        Parallel.forEach(blocks, threads: threads) { r in
+        let blocks = count * max(k, 1) < 1 << 16 ? 1 : min(8, max(1, count / 64))
+        let step = ((count + blocks - 1) / blocks + 7) / 8 * 8
+        Parallel.forEach((count + step - 1) / step, threads: threads) { r in
             for b in r { body(b * step..<min(count, (b + 1) * step)) }
         }
     }
 
-    /// Splits C [m, n] into blocks for `threads` threads: by columns when C is
-    /// wide (in multiples of 16 so BLAS kernels keep full tiles), else by rows;
-    /// products below ~256k multiply-adds run on one thread.
-    /// `body(rows, columns)` computes one block.
+    /// Splits C [m, n] into blocks run on `threads` threads: by columns when C
+    /// is wide (multiples of 16, so BLAS kernels keep full tiles), else by
+    /// rows; products below ~256k multiply-adds stay whole. OpenBLAS's
+    /// rounding depends on a block's shape, so blocks depend only on the sizes
+    /// (never on the thread count) and results are the same for any number of
+    /// threads. `body(rows, columns)` computes one block.
     @inline(__always)
     static func split(m: Int, n: Int, k: Int, threads: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
-        let work = m * n * max(k, 1)
-        let parts = work < 1 << 18 ? 1 : min(threads, max(1, work >> 17))
-        if parts <= 1 {
+        if m * n * max(k, 1) < 1 << 18 {
             body(0..<m, 0..<n)
             return
         }
-        if n >= 16 * parts && n >= m {
-            let step = ((n + parts - 1) / parts + 15) / 16 * 16
-            let blocks = (n + step - 1) / step
-            Parallel.forEach(blocks, threads: threads) { r in
+        if n >= m {
+            let blocks = min(8, max(1, n / 128))
+            let step = ((n + blocks - 1) / blocks + 15) / 16 * 16
+            Parallel.forEach((n + step - 1) / step, threads: threads) { r in
                 for b in r { body(0..<m, b * step..<min(n, (b + 1) * step)) }
             }
         } else {
-            let step = (m + parts - 1) / parts
-            let blocks = (m + step - 1) / step
-            Parallel.forEach(blocks, threads: threads) { r in
+            let blocks = min(8, max(1, m / 32))
+            let step = ((m + blocks - 1) / blocks + 7) / 8 * 8
+            Parallel.forEach((m + step - 1) / step, threads: threads) { r in
                 for b in r { body(b * step..<min(m, (b + 1) * step), 0..<n) }
             }
         }

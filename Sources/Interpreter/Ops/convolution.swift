@@ -109,8 +109,8 @@ extension Ops {
             let target = max(128, (1 << 16) / max(kDim, 1), mg)
             var tiles = max(1, (outSize + target - 1) / target)
             let jobs = n * group
-            if tiles == 1 && jobs < threads {
-                // Few large-channel products on small images: whole column
+            if tiles == 1 {
+                // Small images (usually with many channels): whole column
                 // matrix, and the product split across threads.
                 let col = UnsafeMutablePointer<T>.allocate(capacity: max(kDim * outSize, 1))
                 defer { col.deallocate() }
@@ -126,11 +126,9 @@ extension Ops {
                 }
                 return
             }
-            // Balance threads when there are few tiles.
-            if threads > 1 && jobs * tiles < 8 * threads && (jobs * tiles) % threads != 0 {
-                let total = (jobs * tiles + threads - 1) / threads * threads
-                tiles = max(tiles, (total + jobs - 1) / jobs)
-            }
+            // Tiles depend only on the sizes (never on the thread count): the
+            // products' rounding depends on their shape.
+            if jobs * tiles < 8 { tiles = min((outSize + 127) / 128, (8 + jobs - 1) / jobs) }
             let width = (outSize + tiles - 1) / tiles
             tiles = (outSize + width - 1) / width
             Parallel.forEach(jobs * tiles, threads: threads) { items in
@@ -164,10 +162,11 @@ extension Ops {
             }
             let th = (g.output[0] + 1) / 2, tw = (g.output[1] + 1) / 2
             // Tile rows per item: scratch (V and M, 16 values per channel and
-            // tile) near 2 MiB, and at least one item per thread.
-            var rowsPer = max(1, (1 << 19) / max(16 * (cg + mg) * tw, 1))
+            // tile) near 2 MiB, and at least 4 items per image and group so
+            // threads share the work. Items depend only on the sizes (never on
+            // the thread count): the products' rounding depends on their shape.
+            let rowsPer = max(1, min((1 << 19) / max(16 * (cg + mg) * tw, 1), (th + 3) / 4))
             let jobs = n * group
-            if jobs < threads { rowsPer = min(rowsPer, (th + threads / jobs - 1) / (threads / jobs)) }
             let chunks = (th + rowsPer - 1) / rowsPer
             let scratchCount = Winograd.scratchCount(g, cg: cg, mg: mg, tileRows: rowsPer)
             Parallel.forEach(jobs * chunks, threads: threads) { items in
