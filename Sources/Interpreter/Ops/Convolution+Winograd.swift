@@ -73,28 +73,46 @@ enum Winograd {
 
     /// Convolves one image and group: x [cg, h, w] with transformed weights
     /// u into y [mg, oh, ow], adding bias (mg values) when given.
-    /// Scratch floats `convolve` needs for up to `tileRows` tile rows.
-    static func scratchCount(_ g: WindowGeometry, cg: Int, mg: Int, tileRows: Int) -> Int {
-        let tw = (g.output[1] + 1) / 2
-        return (2 * tileRows + 2) * 4 * tw + 16 * (cg + mg) * tileRows * tw + 6 * (tw + 1)
-    }
-
+    /// Convolves tile rows `tileRows` of one image and group: x [cg, h, w]
+    /// with transformed weights u into y [mg, oh, ow], adding bias (mg values)
+    /// when given. `v` and `mm` hold 16 * cg and 16 * mg values per tile.
+    /// The input transform is split across threads by channel, the 16
+    /// products by ξ and the output transform by output channel, so every
+    /// value is computed by one thread whatever the thread count.
     static func convolve<T: GemmScalar & BinaryFloatingPoint>(_ x: UnsafePointer<T>, _ g: WindowGeometry, cg: Int, mg: Int,
                                                                 u: UnsafePointer<T>, bias: UnsafePointer<T>?,
                                                                 y: UnsafeMutablePointer<T>, tileRows: Range<Int>,
-                                                                scratch: UnsafeMutablePointer<T>) {
-        let h = g.input[0], w = g.input[1], oh = g.output[0], ow = g.output[1]
+                                                                v: UnsafeMutablePointer<T>, mm: UnsafeMutablePointer<T>,
+                                                                threads: Int) {
+        let tw = (g.output[1] + 1) / 2
+        let tc = tileRows.count * tw
+        Parallel.forEach(cg, threads: threads) { channels in
+            transformInput(x, g, channels: channels, cg: cg, tileRows: tileRows, v: v)
+        }
+        Parallel.forEach(16, threads: threads) { xis in
+            for xi in xis {
+                T.gemm(transA: false, transB: false, m: mg, n: tc, k: cg, alpha: 1, a: u + xi * mg * cg, lda: cg,
+                       b: v + xi * cg * tc, ldb: tc, beta: 0, c: mm + xi * mg * tc, ldc: tc, threads: 1)
+            }
+        }
+        Parallel.forEach(mg, threads: threads) { outputs in
+            transformOutput(UnsafePointer(mm), g, outputs: outputs, mg: mg, tileRows: tileRows, bias: bias, y: y)
+        }
+    }
+
+    /// V[ξ][c][tile] = (B^T d B)[ξ] for channels `channels`, with
+    /// B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
+    static func transformInput<T: BinaryFloatingPoint>(_ x: UnsafePointer<T>, _ g: WindowGeometry, channels: Range<Int>, cg: Int,
+                                                       tileRows: Range<Int>, v: UnsafeMutablePointer<T>) {
+        let h = g.input[0], w = g.input[1], ow = g.output[1]
         let pt = g.padBegin[0], pl = g.padBegin[1]
         let tw = (ow + 1) / 2
         let rowsIn = 2 * tileRows.count + 2
         let tc = tileRows.count * tw
-        // Scratch: row transforms of one channel, V, M, the even/odd columns
-        // of one row and four output rows.
-        let rt = scratch
-        let v = rt + rowsIn * 4 * tw
-        let mm = v + 16 * cg * tc
-        let e = mm + 16 * mg * tc, o = e + tw + 1
-        let y00 = o + tw + 1
+        // Scratch: row transforms of one channel and the even/odd columns of one row.
+        let rt = UnsafeMutablePointer<T>.allocate(capacity: rowsIn * 4 * tw + 2 * (tw + 1))
+        defer { rt.deallocate() }
+        let e = rt + rowsIn * 4 * tw, o = e + tw + 1
 
         // Padded columns 2j (even) and 2j + 1 (odd) hold input columns 2j - pl and 2j + 1 - pl.
         func columns(_ phase: Int) -> (Int, Int) {
@@ -104,7 +122,7 @@ enum Winograd {
         }
         let (ea, eb) = columns(0), (oa, ob) = columns(1)
 
-        for c in 0..<cg {
+        for c in channels {
             let plane = x + c * h * w
             // Row transform (d B) of every input row the tile rows read.
             for r in 0..<rowsIn {
@@ -148,17 +166,23 @@ enum Winograd {
                 }
             }
         }
-        for xi in 0..<16 {
-            T.gemm(transA: false, transB: false, m: mg, n: tc, k: cg, alpha: 1, a: u + xi * mg * cg, lda: cg,
-                   b: v + xi * cg * tc, ldb: tc, beta: 0, c: mm + xi * mg * tc, ldc: tc, threads: 1)
-        }
-        // Output transform A^T M A with A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], plus bias.
+    }
+
+    /// y[m] = A^T M A + bias for output channels `outputs`, with
+    /// A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
+    static func transformOutput<T: BinaryFloatingPoint>(_ mm: UnsafePointer<T>, _ g: WindowGeometry, outputs: Range<Int>, mg: Int,
+                                                        tileRows: Range<Int>, bias: UnsafePointer<T>?, y: UnsafeMutablePointer<T>) {
+        let oh = g.output[0], ow = g.output[1]
+        let tw = (ow + 1) / 2
+        let tc = tileRows.count * tw
+        let y00 = UnsafeMutablePointer<T>.allocate(capacity: 4 * tw)
+        defer { y00.deallocate() }
         let y01 = y00 + tw, y10 = y01 + tw, y11 = y10 + tw
-        for m in 0..<mg {
+        for m in outputs {
             let b0: T = bias?[m] ?? 0
             let out = y + m * oh * ow
             for i in 0..<tileRows.count {
-                func at(_ xi: Int) -> UnsafeMutablePointer<T> { mm + xi * mg * tc + m * tc + i * tw }
+                func at(_ xi: Int) -> UnsafePointer<T> { mm + xi * mg * tc + m * tc + i * tw }
                 let m00 = at(0), m01 = at(1), m02 = at(2), m03 = at(3)
                 let m10 = at(4), m11 = at(5), m12 = at(6), m13 = at(7)
                 let m20 = at(8), m21 = at(9), m22 = at(10), m23 = at(11)

@@ -161,24 +161,24 @@ extension Ops {
                 Winograd.transformWeights(pw + grp * filters * 9, count: filters, into: u + grp * 16 * filters, threads: threads)
             }
             let th = (g.output[0] + 1) / 2, tw = (g.output[1] + 1) / 2
-            // Tile rows per item: scratch (V and M, 16 values per channel and
-            // tile) near 2 MiB, and at least 4 items per image and group so
-            // threads share the work. Items depend only on the sizes (never on
-            // the thread count): the products' rounding depends on their shape.
-            let rowsPer = max(1, min((1 << 19) / max(16 * (cg + mg) * tw, 1), (th + 3) / 4))
-            let jobs = n * group
-            let chunks = (th + rowsPer - 1) / rowsPer
-            let scratchCount = Winograd.scratchCount(g, cg: cg, mg: mg, tileRows: rowsPer)
-            Parallel.forEach(jobs * chunks, threads: threads) { items in
-                let scratch = UnsafeMutablePointer<T>.allocate(capacity: scratchCount)
-                defer { scratch.deallocate() }
-                for item in items {
-                    let job = item / chunks, chunk = item % chunks
-                    let img = job / group, grp = job % group
-                    Winograd.convolve(px + (img * c + grp * cg) * inSize, g, cg: cg, mg: mg,
-                                      u: u + grp * 16 * filters, bias: bias.map { $0 + grp * mg },
-                                      y: py + (img * m + grp * mg) * outSize,
-                                      tileRows: chunk * rowsPer..<min(th, (chunk + 1) * rowsPer), scratch: scratch)
+            // Tile rows per pass: V and M (16 values per channel and tile) near
+            // 2 MiB, but at least 64 tiles for the products' efficiency. Passes depend only on the sizes (never on the thread
+            // count): the products' rounding depends on their shape.
+            let budgetRows = max(1, (1 << 19) / max(16 * (cg + mg) * tw, 1), (64 + tw - 1) / tw)
+            let passes = (th + budgetRows - 1) / budgetRows
+            let rowsPer = (th + passes - 1) / passes
+            let v = UnsafeMutablePointer<T>.allocate(capacity: 16 * cg * rowsPer * tw)
+            let mm = UnsafeMutablePointer<T>.allocate(capacity: 16 * mg * rowsPer * tw)
+            defer { v.deallocate(); mm.deallocate() }
+            for img in 0..<n {
+                for grp in 0..<group {
+                    for pass in 0..<passes {
+                        Winograd.convolve(px + (img * c + grp * cg) * inSize, g, cg: cg, mg: mg,
+                                          u: u + grp * 16 * filters, bias: bias.map { $0 + grp * mg },
+                                          y: py + (img * m + grp * mg) * outSize,
+                                          tileRows: pass * rowsPer..<min(th, (pass + 1) * rowsPer),
+                                          v: v, mm: mm, threads: threads)
+                    }
                 }
             }
         }
