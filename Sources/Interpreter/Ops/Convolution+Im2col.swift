@@ -33,56 +33,77 @@ enum Im2col {
         return min(lo, output)..<max(min(lo, output), hi)
     }
 
-    /// Fills `col` ([channels * kernelSize, outputSize]) from `x` ([channels, inputSize]).
+    /// Fills `col` ([channels * kernelSize, outputSize]) from `x` ([channels,
+    /// inputSize]), rows split across threads.
     static func im2col<T: BitwiseCopyable & Numeric>(_ x: UnsafePointer<T>, channels: Int, _ g: WindowGeometry,
                                                      col: UnsafeMutablePointer<T>, threads: Int) {
+        let rows = channels * g.kernelSize, outSize = g.outputSize
+        Parallel.forEach(rows, threads: threads, minimumChunk: max(1, 32768 / max(outSize, 1))) { r in
+            im2col(x, g, rows: r, columns: 0..<outSize, col: col, ld: outSize)
+        }
+    }
+
+    /// Fills rows `rows` and columns `columns` of the column matrix into
+    /// `col` (row `row` at `col + (row - rows.lowerBound) * ld`, column o at
+    /// offset o - columns.lowerBound), on the calling thread. Conv computes
+    /// column tiles this way so each tile stays in cache for its product.
+    static func im2col<T: BitwiseCopyable & Numeric>(_ x: UnsafePointer<T>, _ g: WindowGeometry, rows: Range<Int>,
+                                                     columns: Range<Int>, col: UnsafeMutablePointer<T>, ld: Int) {
         let r = g.rank, last = r - 1
-        let kSize = g.kernelSize, inSize = g.inputSize, outSize = g.outputSize
-        let rows = channels * kSize
+        let kSize = g.kernelSize, inSize = g.inputSize
         let ow = g.output[last], iw = g.input[last], sw = g.strides[last]
-        let lines = ow == 0 ? 0 : outSize / ow
+        if ow == 0 || columns.isEmpty { return }
         var inStrides = [Int](repeating: 1, count: r)
         for d in stride(from: r - 2, through: 0, by: -1) { inStrides[d] = inStrides[d + 1] * g.input[d + 1] }
-        Parallel.forEach(rows, threads: threads, minimumChunk: max(1, 32768 / max(outSize, 1))) { range in
-            var k = [Int](repeating: 0, count: r)
-            var oc = [Int](repeating: 0, count: r)
-            for row in range {
-                let c = row / kSize
-                tapCoordinates(row % kSize, kernel: g.kernel, into: &k)
-                let src = x + c * inSize
-                let koff = k[last] * g.dilations[last] - g.padBegin[last]
-                let valid = validRange(offset: koff, stride: sw, input: iw, output: ow)
-                var dst = col + row * outSize
-                for i in 0..<r { oc[i] = 0 }
-                for _ in 0..<lines {
-                    // Input offset of this line, or nil when it lies in the padding.
-                    var off = 0
-                    var inside = true
-                    for d in 0..<last {
-                        let p = oc[d] * g.strides[d] - g.padBegin[d] + k[d] * g.dilations[d]
-                        if p < 0 || p >= g.input[d] { inside = false; break }
-                        off += p * inStrides[d]
-                    }
-                    if !inside || valid.isEmpty {
-                        dst.update(repeating: .zero, count: ow)
+        var k = [Int](repeating: 0, count: r)
+        var oc = [Int](repeating: 0, count: r)
+        for row in rows {
+            let c = row / kSize
+            tapCoordinates(row % kSize, kernel: g.kernel, into: &k)
+            let src = x + c * inSize
+            let koff = k[last] * g.dilations[last] - g.padBegin[last]
+            let valid = validRange(offset: koff, stride: sw, input: iw, output: ow)
+            var dst = col + (row - rows.lowerBound) * ld
+            // Output coordinates of the first column.
+            var rem = columns.lowerBound / ow
+            for d in stride(from: last - 1, through: 0, by: -1) {
+                oc[d] = rem % g.output[d]
+                rem /= g.output[d]
+            }
+            var ox = columns.lowerBound % ow
+            var left = columns.count
+            while left > 0 {
+                // One segment of the last axis: ox..<end.
+                let end = min(ow, ox + left)
+                var off = 0
+                var inside = true
+                for d in 0..<last {
+                    let p = oc[d] * g.strides[d] - g.padBegin[d] + k[d] * g.dilations[d]
+                    if p < 0 || p >= g.input[d] { inside = false; break }
+                    off += p * inStrides[d]
+                }
+                let lo = inside ? min(max(valid.lowerBound, ox), end) : end
+                let hi = inside ? min(max(valid.upperBound, lo), end) : end
+                if lo > ox { dst.update(repeating: .zero, count: lo - ox) }
+                if hi > lo {
+                    let line = src + off + koff
+                    let out = dst + (lo - ox)
+                    if sw == 1 {
+                        out.update(from: line + lo, count: hi - lo)
                     } else {
-                        if valid.lowerBound > 0 { dst.update(repeating: .zero, count: valid.lowerBound) }
-                        let line = src + off + koff
-                        if sw == 1 {
-                            (dst + valid.lowerBound).update(from: line + valid.lowerBound, count: valid.count)
-                        } else {
-                            for o in valid { dst[o] = line[o * sw] }
-                        }
-                        if valid.upperBound < ow { (dst + valid.upperBound).update(repeating: .zero, count: ow - valid.upperBound) }
+                        for o in lo..<hi { out[o - lo] = line[o * sw] }
                     }
-                    dst += ow
-                    var d = last - 1
-                    while d >= 0 {
-                        oc[d] += 1
-                        if oc[d] < g.output[d] { break }
-                        oc[d] = 0
-                        d -= 1
-                    }
+                }
+                if end > hi { (dst + (hi - ox)).update(repeating: .zero, count: end - hi) }
+                dst += end - ox
+                left -= end - ox
+                ox = 0
+                var d = last - 1
+                while d >= 0 {
+                    oc[d] += 1
+                    if oc[d] < g.output[d] { break }
+                    oc[d] = 0
+                    d -= 1
                 }
             }
         }

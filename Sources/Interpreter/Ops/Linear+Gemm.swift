@@ -40,28 +40,41 @@ enum Blas {
         return true
     }
 
-    /// Splits C [m, n] into blocks for `threads` threads: by columns when C is
-    /// wide (in multiples of 16 so BLAS kernels keep full tiles), else by rows;
-    /// products below ~256k multiply-adds run on one thread.
-    /// `body(rows, columns)` computes one block.
+    /// Splits the `count` outputs of a matrix-vector product (each a dot
+    /// product of length k) into contiguous blocks run on `threads` threads.
+    /// Blocks depend only on the sizes, never on the thread count, so results
+    /// are the same for any number of threads.
+    @inline(__always)
+    static func splitVector(count: Int, k: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+        let blocks = count * max(k, 1) < 1 << 16 ? 1 : min(8, max(1, count / 64))
+        let step = ((count + blocks - 1) / blocks + 7) / 8 * 8
+        Parallel.forEach((count + step - 1) / step, threads: threads) { r in
+            for b in r { body(b * step..<min(count, (b + 1) * step)) }
+        }
+    }
+
+    /// Splits C [m, n] into blocks run on `threads` threads: by columns when C
+    /// is wide (multiples of 16, so BLAS kernels keep full tiles), else by
+    /// rows; products below ~256k multiply-adds stay whole. OpenBLAS's
+    /// rounding depends on a block's shape, so blocks depend only on the sizes
+    /// (never on the thread count) and results are the same for any number of
+    /// threads. `body(rows, columns)` computes one block.
     @inline(__always)
     static func split(m: Int, n: Int, k: Int, threads: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
-        let work = m * n * max(k, 1)
-        let parts = work < 1 << 18 ? 1 : min(threads, max(1, work >> 17))
-        if parts <= 1 {
+        if m * n * max(k, 1) < 1 << 18 {
             body(0..<m, 0..<n)
             return
         }
-        if n >= 16 * parts && n >= m {
-            let step = ((n + parts - 1) / parts + 15) / 16 * 16
-            let blocks = (n + step - 1) / step
-            Parallel.forEach(blocks, threads: threads) { r in
+        if n >= m {
+            let blocks = min(8, max(1, n / 128))
+            let step = ((n + blocks - 1) / blocks + 15) / 16 * 16
+            Parallel.forEach((n + step - 1) / step, threads: threads) { r in
                 for b in r { body(0..<m, b * step..<min(n, (b + 1) * step)) }
             }
         } else {
-            let step = (m + parts - 1) / parts
-            let blocks = (m + step - 1) / step
-            Parallel.forEach(blocks, threads: threads) { r in
+            let blocks = min(8, max(1, m / 32))
+            let step = ((m + blocks - 1) / blocks + 7) / 8 * 8
+            Parallel.forEach((m + step - 1) / step, threads: threads) { r in
                 for b in r { body(b * step..<min(m, (b + 1) * step), 0..<n) }
             }
         }
@@ -74,6 +87,34 @@ extension Float: GemmScalar {
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         Blas.singleThreaded
+        if m == 1 || n == 1 {
+            // Matrix-vector products (a fully connected layer on one row) go
+            // to gemv, split over the output elements.
+            Blas.splitVector(count: m == 1 ? n : m, k: k, threads: threads) { r in
+                if m == 1 {
+                    // c[0, j] = alpha * sum_p op(A)[0, p] * op(B)[p, j] + beta * c[0, j]
+                    let x = a, incx = transA ? lda : 1
+                    if transB {
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, b + r.lowerBound * ldb,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    } else {
+                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, b + r.lowerBound,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    }
+                } else {
+                    // c[i, 0] = alpha * sum_p op(A)[i, p] * op(B)[p, 0] + beta * c[i, 0]
+                    let x = b, incx = transB ? 1 : ldb
+                    if transA {
+                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, a + r.lowerBound,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    } else {
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, a + r.lowerBound * lda,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    }
+                }
+            }
+            return
+        }
         Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
             let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
             let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
@@ -99,6 +140,34 @@ extension Double: GemmScalar {
                      beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
         Blas.singleThreaded
+        if m == 1 || n == 1 {
+            // Matrix-vector products (a fully connected layer on one row) go
+            // to gemv, split over the output elements.
+            Blas.splitVector(count: m == 1 ? n : m, k: k, threads: threads) { r in
+                if m == 1 {
+                    // c[0, j] = alpha * sum_p op(A)[0, p] * op(B)[p, j] + beta * c[0, j]
+                    let x = a, incx = transA ? lda : 1
+                    if transB {
+                        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, b + r.lowerBound * ldb,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    } else {
+                        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, b + r.lowerBound,
+                                    Int32(max(ldb, 1)), x, Int32(incx), beta, c + r.lowerBound, 1)
+                    }
+                } else {
+                    // c[i, 0] = alpha * sum_p op(A)[i, p] * op(B)[p, 0] + beta * c[i, 0]
+                    let x = b, incx = transB ? 1 : ldb
+                    if transA {
+                        cblas_dgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(r.count), alpha, a + r.lowerBound,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    } else {
+                        cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(k), alpha, a + r.lowerBound * lda,
+                                    Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
+                    }
+                }
+            }
+            return
+        }
         Blas.split(m: m, n: n, k: k, threads: threads) { rows, cols in
             let ab = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
             let bb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound

@@ -75,31 +75,110 @@ extension Ops {
                 depthwise2D(px, pw, bias, py, mg: mg)
                 return
             }
+            if Winograd.applies(g, inputChannels: cg, outputChannels: mg) {
+                winograd(px, pw, bias, py)
+                return
+            }
+            let kDim = cg * kSize
+            // Bias first, then the product adds to it (beta = 1).
+            let beta: T = bias == nil ? 0 : 1
+            func fillBias(_ yg: UnsafeMutablePointer<T>, group grp: Int, columns: Range<Int>) {
+                guard let bias else { return }
+                for j in 0..<mg {
+                    (yg + j * outSize + columns.lowerBound).update(repeating: bias[grp * mg + j], count: columns.count)
+                }
+            }
             // A 1x1 kernel with stride 1 and no padding reads X itself as the column matrix.
             let pointwise = g.kernel.allSatisfy { $0 == 1 } && g.strides.allSatisfy { $0 == 1 }
                 && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
-            let kDim = cg * kSize
-            let col: UnsafeMutablePointer<T>? = pointwise ? nil : .allocate(capacity: max(kDim * outSize, 1))
-            defer { col?.deallocate() }
+            if pointwise {
+                for img in 0..<n {
+                    for grp in 0..<group {
+                        let yg = py + (img * m + grp * mg) * outSize
+                        fillBias(yg, group: grp, columns: 0..<outSize)
+                        T.gemm(transA: false, transB: false, m: mg, n: outSize, k: kDim, alpha: 1,
+                               a: pw + grp * mg * kDim, lda: kDim, b: px + (img * c + grp * cg) * inSize, ldb: outSize,
+                               beta: beta, c: yg, ldc: outSize, threads: threads)
+                    }
+                }
+                return
+            }
+            // Column tiles of about 256 KiB (at least 128 columns, and at least
+            // mg so that re-reading the weights per tile stays cheap): each
+            // thread builds a tile's columns and multiplies it while it is in cache.
+            let target = max(128, (1 << 16) / max(kDim, 1), mg)
+            var tiles = max(1, (outSize + target - 1) / target)
+            let jobs = n * group
+            if tiles == 1 {
+                // Small images (usually with many channels): whole column
+                // matrix, and the product split across threads.
+                let col = UnsafeMutablePointer<T>.allocate(capacity: max(kDim * outSize, 1))
+                defer { col.deallocate() }
+                for img in 0..<n {
+                    for grp in 0..<group {
+                        let yg = py + (img * m + grp * mg) * outSize
+                        Im2col.im2col(px + (img * c + grp * cg) * inSize, channels: cg, g, col: col, threads: threads)
+                        fillBias(yg, group: grp, columns: 0..<outSize)
+                        T.gemm(transA: false, transB: false, m: mg, n: outSize, k: kDim, alpha: 1,
+                               a: pw + grp * mg * kDim, lda: kDim, b: col, ldb: outSize,
+                               beta: beta, c: yg, ldc: outSize, threads: threads)
+                    }
+                }
+                return
+            }
+            // Tiles depend only on the sizes (never on the thread count): the
+            // products' rounding depends on their shape.
+            if jobs * tiles < 8 { tiles = min((outSize + 127) / 128, (8 + jobs - 1) / jobs) }
+            let width = (outSize + tiles - 1) / tiles
+            tiles = (outSize + width - 1) / width
+            Parallel.forEach(jobs * tiles, threads: threads) { items in
+                let col = UnsafeMutablePointer<T>.allocate(capacity: max(kDim * width, 1))
+                defer { col.deallocate() }
+                for item in items {
+                    let job = item / tiles, tile = item % tiles
+                    let img = job / group, grp = job % group
+                    let columns = tile * width..<min(outSize, (tile + 1) * width)
+                    let yg = py + (img * m + grp * mg) * outSize
+                    Im2col.im2col(px + (img * c + grp * cg) * inSize, g, rows: 0..<kDim, columns: columns,
+                                  col: col, ld: columns.count)
+                    fillBias(yg, group: grp, columns: columns)
+                    T.gemm(transA: false, transB: false, m: mg, n: columns.count, k: kDim, alpha: 1,
+                           a: pw + grp * mg * kDim, lda: kDim, b: col, ldb: columns.count,
+                           beta: beta, c: yg + columns.lowerBound, ldc: outSize, threads: 1)
+                }
+            }
+        }
+
+        /// 3x3 stride-1 convolution by Winograd F(2x2, 3x3), tile rows split across threads.
+        func winograd<T: GemmScalar & BinaryFloatingPoint>(_ px: UnsafePointer<T>, _ pw: UnsafePointer<T>,
+                                                           _ bias: UnsafePointer<T>?, _ py: UnsafeMutablePointer<T>) {
+            let cg = c / group, mg = m / group
+            let inSize = g.inputSize, outSize = g.outputSize
+            let filters = mg * cg
+            let u = UnsafeMutablePointer<T>.allocate(capacity: 16 * filters * group)
+            defer { u.deallocate() }
+            for grp in 0..<group {
+                Winograd.transformWeights(pw + grp * filters * 9, count: filters, into: u + grp * 16 * filters, threads: threads)
+            }
+            let th = (g.output[0] + 1) / 2, tw = (g.output[1] + 1) / 2
+            // Tile rows per pass: V and M (16 values per channel and tile) near
+            // 2 MiB, but at least 64 tiles for the products' efficiency. Passes depend only on the sizes (never on the thread
+            // count): the products' rounding depends on their shape.
+            let budgetRows = max(1, (1 << 19) / max(16 * (cg + mg) * tw, 1), (64 + tw - 1) / tw)
+            let passes = (th + budgetRows - 1) / budgetRows
+            let rowsPer = (th + passes - 1) / passes
+            let v = UnsafeMutablePointer<T>.allocate(capacity: 16 * cg * rowsPer * tw)
+            let mm = UnsafeMutablePointer<T>.allocate(capacity: 16 * mg * rowsPer * tw)
+            defer { v.deallocate(); mm.deallocate() }
             for img in 0..<n {
                 for grp in 0..<group {
-                    let xg = px + (img * c + grp * cg) * inSize
-                    let yg = py + (img * m + grp * mg) * outSize
-                    let wg = pw + grp * mg * kDim
-                    var beta: T = 0
-                    if let bias {
-                        for j in 0..<mg { (yg + j * outSize).update(repeating: bias[grp * mg + j], count: outSize) }
-                        beta = 1
+                    for pass in 0..<passes {
+                        Winograd.convolve(px + (img * c + grp * cg) * inSize, g, cg: cg, mg: mg,
+                                          u: u + grp * 16 * filters, bias: bias.map { $0 + grp * mg },
+                                          y: py + (img * m + grp * mg) * outSize,
+                                          tileRows: pass * rowsPer..<min(th, (pass + 1) * rowsPer),
+                                          v: v, mm: mm, threads: threads)
                     }
-                    let cols: UnsafePointer<T>
-                    if let col {
-                        Im2col.im2col(xg, channels: cg, g, col: col, threads: threads)
-                        cols = UnsafePointer(col)
-                    } else {
-                        cols = xg
-                    }
-                    T.gemm(transA: false, transB: false, m: mg, n: outSize, k: kDim, alpha: 1,
-                           a: wg, lda: kDim, b: cols, ldb: outSize, beta: beta, c: yg, ldc: outSize, threads: threads)
                 }
             }
         }

@@ -74,10 +74,21 @@ extension Ops {
                        a: pa, lda: k, b: pb, ldb: n, beta: .zero, c: pc, ldc: n, threads: threads)
                 return out
             }
-            Broadcast.forEachIndex(outShape: batch, inputShapes: [batchA, batchB], range: 0..<batchCount) { o, idx in
-                T.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                       a: pa + idx[0] * m * k, lda: k, b: pb + idx[1] * k * n, ldb: n,
-                       beta: .zero, c: pc + o * m * n, ldc: n, threads: threads)
+            // Matrix offsets of A and B per batch index.
+            var offsets: [(Int, Int)] = []
+            offsets.reserveCapacity(batchCount)
+            Broadcast.forEachIndex(outShape: batch, inputShapes: [batchA, batchB], range: 0..<batchCount) { _, idx in
+                offsets.append((idx[0] * m * k, idx[1] * k * n))
+            }
+            // Many small products (attention heads) run one per thread; few
+            // large ones split each product instead.
+            let perThread = batchCount >= threads && m * n * k < 1 << 22
+            Parallel.forEach(perThread ? batchCount : 1, threads: perThread ? threads : 1) { range in
+                for o in perThread ? range : 0..<batchCount {
+                    T.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                           a: pa + offsets[o].0, lda: k, b: pb + offsets[o].1, ldb: n,
+                           beta: .zero, c: pc + o * m * n, ldc: n, threads: perThread ? 1 : threads)
+                }
             }
             return out
         }
