@@ -87,6 +87,9 @@ final class ConvolutionTests: XCTestCase {
         try check(xShape: [1, 4, 9, 10], wShape: [8, 1, 5, 3], strides: [1, 1], dilations: [2, 1], pads: [3, 1, 2, 0], group: 4, bias: false)
         // Depthwise with different strides per axis (direct rows).
         try check(xShape: [1, 3, 9, 10], wShape: [3, 1, 3, 3], strides: [1, 2], dilations: [1, 1], pads: [1, 1, 1, 1], group: 3, bias: true)
+        // A small image with many channels: one whole column matrix whose rows
+        // are filled by several threads (each chunk must land at its own rows).
+        try check(xShape: [1, 64, 26, 26], wShape: [192, 64, 3, 3], strides: [2, 2], dilations: [1, 1], pads: [1, 1, 1, 1], group: 1, bias: true)
         // 1-D and 3-D.
         try check(xShape: [2, 4, 20], wShape: [6, 2, 4], strides: [3], dilations: [2], pads: [2, 1], group: 2, bias: true)
         try check(xShape: [1, 2, 5, 6, 7], wShape: [3, 2, 2, 3, 2], strides: [1, 2, 1], dilations: [2, 1, 1], pads: [1, 0, 1, 0, 1, 1], group: 1, bias: true)

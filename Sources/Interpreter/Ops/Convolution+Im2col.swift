@@ -39,7 +39,7 @@ enum Im2col {
                                                      col: UnsafeMutablePointer<T>, threads: Int) {
         let rows = channels * g.kernelSize, outSize = g.outputSize
         Parallel.forEach(rows, threads: threads, minimumChunk: max(1, 32768 / max(outSize, 1))) { r in
-            im2col(x, g, rows: r, columns: 0..<outSize, col: col, ld: outSize)
+            im2col(x, g, rows: r, columns: 0..<outSize, col: col + r.lowerBound * outSize, ld: outSize)
         }
     }
 
