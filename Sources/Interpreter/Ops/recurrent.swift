@@ -92,9 +92,13 @@ extension Ops {
             var zg = [Float](repeating: 0, count: hidden), rg = zg, rh = zg
             for step in 0..<seq {
                 let t = reverse ? seq - 1 - step : step
-                // H·Rᵀ for every batch row.
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(gh), Int32(hidden), 1,
-                            h, Int32(hidden), rd, Int32(hidden), 0, &hr, Int32(gh))
+                // H·Rᵀ for every batch row (a matrix-vector product for one row).
+                if batch == 1 {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(gh), Int32(hidden), 1, rd, Int32(hidden), h, 1, 0, &hr, 1)
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(gh), Int32(hidden), 1,
+                                h, Int32(hidden), rd, Int32(hidden), 0, &hr, Int32(gh))
+                }
                 newH = h
                 newC = c
                 for b in 0..<batch {
