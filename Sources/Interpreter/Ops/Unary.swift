@@ -10,8 +10,10 @@ extension Ops {
         float("Log") { log($0) },
         float("Sqrt") { sqrt($0) },
         float("Reciprocal") { 1 / $0 },
-        float("Sigmoid") { $0 >= 0 ? 1 / (1 + exp(-$0)) : exp($0) / (1 + exp($0)) },
-        float("Tanh") { tanh($0) },
+        float("Sigmoid", fast: { $0 >= 0 ? 1 / (1 + expf(-$0)) : expf($0) / (1 + expf($0)) }) {
+            $0 >= 0 ? 1 / (1 + exp(-$0)) : exp($0) / (1 + exp($0))
+        },
+        float("Tanh", fast: { tanhf($0) }) { tanh($0) },
         float("Erf") { erf($0) },
         float("Sin") { sin($0) },
         float("Cos") { cos($0) },
@@ -22,7 +24,7 @@ extension Ops {
         // log(1 + e^x) without overflow for large x.
         float("Softplus") { $0 > 0 ? $0 + log1p(exp(-$0)) : log1p(exp($0)) },
         float("Mish") { x in x * tanh(x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))) },
-        float("HardSwish") { $0 * max(0, min(1, $0 / 6 + 0.5)) },
+        float("HardSwish", fast: { $0 * max(0, min(1, $0 / 6 + 0.5)) }) { $0 * max(0, min(1, $0 / 6 + 0.5)) },
         OpEntry("Relu", shape: ShapeRules.sameAsInput) { ctx in
             let x = try ctx.input(0)
             if x.type == .float32 {
@@ -53,9 +55,9 @@ extension Ops {
             let alpha = Double(ctx.float("alpha", 1))
             return { max(0, $0) + min(0, alpha * (exp($0 / alpha) - 1)) }
         },
-        floatWithContext("HardSigmoid") { ctx in
-            let alpha = Double(ctx.float("alpha", 0.2)), beta = Double(ctx.float("beta", 0.5))
-            return { max(0, min(1, alpha * $0 + beta)) }
+        OpEntry("HardSigmoid", shape: ShapeRules.sameAsInput) { ctx in
+            let alpha = ctx.float("alpha", 0.2), beta = ctx.float("beta", 0.5)
+            return [try Elementwise.mapFloat32(try ctx.input(0), threads: ctx.threads) { max(0, min(1, alpha * $0 + beta)) }]
         },
         floatWithContext("Gelu") { ctx in
             if ctx.string("approximate", "none") == "tanh" {
@@ -102,9 +104,14 @@ extension Ops {
         OpEntry("CastLike") { ctx in [try cast(try ctx.input(0), to: try ctx.input(1).type, saturate: ctx.int("saturate", 1) != 0)] },
     ]
 
-    /// An op computing `f` on every element of a floating-point input.
-    static func float(_ op: String, _ f: @escaping @Sendable (Double) -> Double) -> OpEntry {
-        OpEntry(op, shape: ShapeRules.sameAsInput) { ctx in [try Elementwise.mapFloat(try ctx.input(0), threads: ctx.threads, f)] }
+    /// An op computing `f` on every element of a floating-point input; `fast`,
+    /// when given, computes float32 inputs in Float (the hot activations of CNNs).
+    static func float(_ op: String, fast: (@Sendable (Float) -> Float)? = nil, _ f: @escaping @Sendable (Double) -> Double) -> OpEntry {
+        OpEntry(op, shape: ShapeRules.sameAsInput) { ctx in
+            let x = try ctx.input(0)
+            if let fast, x.type == .float32 { return [try Elementwise.mapFloat32(x, threads: ctx.threads, fast)] }
+            return [try Elementwise.mapFloat(x, threads: ctx.threads, f)]
+        }
     }
 
     /// Like `float`, with `f` built from the node's attributes.
