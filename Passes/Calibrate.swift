@@ -66,8 +66,7 @@ public struct Calibrate: Pass {
         var state = model.quantization
         state.ranges = [:]
         for (name, s) in statistics where s.histogram.total > 0 {
-            let r = s.range(method, percentile: percentile)
-            state.ranges[name] = ValueRange(low: r.low, high: r.high)
+            state.ranges[name] = s.range(method, percentile: percentile)
         }
         state.calibration = "\(method.rawValue) over \(used) \(context.samples == nil ? "random " : "")samples"
         model.quantization = state

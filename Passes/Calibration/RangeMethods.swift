@@ -1,4 +1,5 @@
 import Foundation
+import IR
 
 /// Ways to choose a quantization range from calibration statistics.
 public enum CalibrationMethod: String, Sendable, CaseIterable, Codable {
@@ -14,23 +15,13 @@ public enum CalibrationMethod: String, Sendable, CaseIterable, Codable {
     case mse
 }
 
-/// A calibrated range [low, high] for one tensor.
-public struct CalibratedRange: Sendable, Equatable, Codable {
-    public var low: Float
-    public var high: Float
-    public init(low: Float, high: Float) {
-        self.low = low
-        self.high = high
-    }
-}
-
 public enum RangeSelection {
     /// Clips the observed [min, max] to ±threshold.
-    static func clipped(_ h: AbsHistogram, _ t: Double) -> CalibratedRange {
-        CalibratedRange(low: max(h.minimum, Float(-t)), high: min(h.maximum, Float(t)))
+    static func clipped(_ h: AbsHistogram, _ t: Double) -> ValueRange {
+        ValueRange(low: max(h.minimum, Float(-t)), high: min(h.maximum, Float(t)))
     }
 
-    public static func percentile(_ h: AbsHistogram, _ p: Double) -> CalibratedRange {
+    public static func percentile(_ h: AbsHistogram, _ p: Double) -> ValueRange {
         clipped(h, h.percentile(p / 100))
     }
 
@@ -41,11 +32,11 @@ public enum RangeSelection {
     /// the tail) into `levels` groups and spreads each group's mass evenly over
     /// the bins where P is non-zero. The i with the least KL(P‖Q) gives the
     /// threshold (i + 0.5)·width.
-    public static func entropy(_ h: AbsHistogram, levels: Int = 128) -> CalibratedRange {
-        guard h.total > 0, h.width > 0 else { return CalibratedRange(low: h.minimum, high: h.maximum) }
+    public static func entropy(_ h: AbsHistogram, levels: Int = 128) -> ValueRange {
+        guard h.total > 0, h.width > 0 else { return ValueRange(low: h.minimum, high: h.maximum) }
         // Bins past the last non-empty one change nothing.
         let used = (h.counts.lastIndex { $0 > 0 } ?? 0) + 1
-        if used <= levels { return CalibratedRange(low: h.minimum, high: h.maximum) }
+        if used <= levels { return ValueRange(low: h.minimum, high: h.maximum) }
         var best = Double.infinity, bestI = used
         var p = [Double](repeating: 0, count: used)
         var q = [Double](repeating: 0, count: used)
@@ -90,8 +81,8 @@ public enum RangeSelection {
     /// The symmetric threshold t minimizing the expected squared error of
     /// quantizing |x| to `levels` steps over [0, t] (rounding error t²/(12·levels²)
     /// per value inside, (|x| − t)² clipping error outside), over 200 candidates.
-    public static func mse(_ h: AbsHistogram, levels: Int = 127) -> CalibratedRange {
-        guard h.total > 0, h.width > 0 else { return CalibratedRange(low: h.minimum, high: h.maximum) }
+    public static func mse(_ h: AbsHistogram, levels: Int = 127) -> ValueRange {
+        guard h.total > 0, h.width > 0 else { return ValueRange(low: h.minimum, high: h.maximum) }
         let peak = Double(h.absMax)
         var best = Double.infinity, bestT = peak
         for step in 1...200 {

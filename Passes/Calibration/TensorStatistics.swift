@@ -1,3 +1,4 @@
+import IR
 import Interpreter
 
 /// Everything calibration keeps about one tensor, merged batch by batch:
@@ -28,10 +29,10 @@ public struct TensorStatistics: Sendable, Codable, Equatable {
     }
 
     /// The range `method` chooses.
-    public func range(_ method: CalibrationMethod, percentile: Double) -> CalibratedRange {
+    public func range(_ method: CalibrationMethod, percentile: Double) -> ValueRange {
         switch method {
-        case .minmax: CalibratedRange(low: histogram.minimum, high: histogram.maximum)
-        case .movingAverage: CalibratedRange(low: averageMin ?? 0, high: averageMax ?? 0)
+        case .minmax: ValueRange(low: histogram.minimum, high: histogram.maximum)
+        case .movingAverage: ValueRange(low: averageMin ?? 0, high: averageMax ?? 0)
         case .percentile: RangeSelection.percentile(histogram, percentile)
         case .entropy: RangeSelection.entropy(histogram)
         case .mse: RangeSelection.mse(histogram)

@@ -114,6 +114,17 @@ public final class MappedFile: @unchecked Sendable {
         pointer = UnsafeRawPointer(p)
     }
 
+    /// Maps the regular file at `path` read-only.
+    public convenience init(path: String) throws(SystemError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError(path: path, operation: "stat", errno: errno) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError(path: path, operation: "open", errno: EISDIR) }
+        try self.init(path: path, fd: fd, size: Int(st.st_size))
+    }
+
     deinit {
         if let pointer { munmap(UnsafeMutableRawPointer(mutating: pointer), size) }
     }

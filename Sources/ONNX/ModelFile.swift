@@ -8,13 +8,7 @@ import IR
 enum ModelFile {
     /// Maps a regular file read-only.
     static func map(_ path: String) throws(SystemError) -> MappedFile {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError(path: path, operation: "stat", errno: errno) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SystemError(path: path, operation: "open", errno: EISDIR) }
-        return try MappedFile(path: path, fd: fd, size: Int(st.st_size))
+        try MappedFile(path: path)
     }
 
     /// Names the format of a non-ONNX file from its first bytes, if known.

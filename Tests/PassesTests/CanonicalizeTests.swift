@@ -8,27 +8,15 @@ import XCTest
 /// Golden-file tests of the canonicalization passes, plus checks that the
 /// rewritten model computes the same outputs on the interpreter.
 final class CanonicalizeTests: XCTestCase {
-    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/golden/passes")
-
-    func checkGolden(_ text: String, _ name: String) throws {
-        let file = Self.golden.appendingPathComponent(name)
-        if ProcessInfo.processInfo.environment["QUANTC_UPDATE_GOLDEN"] == "1" {
-            try FileManager.default.createDirectory(at: Self.golden, withIntermediateDirectories: true)
-            try text.write(to: file, atomically: true, encoding: .utf8)
-        }
-        XCTAssertEqual(text, try String(contentsOf: file, encoding: .utf8), "differs from \(file.path)")
-    }
-
     /// Runs `pipeline`, comparing printed IR before and after with golden files
     /// `<name>.before.ir` / `<name>.after.ir`, and checks the outputs agree on `inputs`.
     func check(_ model: Model, pipeline: String, name: String, inputs: [String: RTensor], tolerance: Float = 0) throws -> Model {
         var m = model
         try Verifier.verify(m)
-        try checkGolden(Printer.print(m), "\(name).before.ir")
+        try assertGolden(Printer.print(m), "\(name).before.ir")
         var manager = PassManager(passes: try PassRegistry.pipeline(pipeline))
         try manager.run(on: &m)
-        try checkGolden(Printer.print(m), "\(name).after.ir")
+        try assertGolden(Printer.print(m), "\(name).after.ir")
         let before = try Interpreter(model: model).run(inputs: inputs)
         let after = try Interpreter(model: m).run(inputs: inputs)
         for o in model.graph.outputs {

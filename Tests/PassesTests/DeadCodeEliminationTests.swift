@@ -7,9 +7,6 @@ import XCTest
 /// Golden-file tests: the printed IR before and after `dce` is compared with
 /// Tests/Fixtures/golden/passes/dce.{before,after}.ir (QUANTC_UPDATE_GOLDEN=1 rewrites).
 final class DeadCodeEliminationTests: XCTestCase {
-    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/golden/passes")
-
     /// A graph with a dead chain (b, c), an unused initializer, a dead node in
     /// an If branch and a value the branch captures from outside (kept).
     func model() -> Model {
@@ -37,22 +34,13 @@ final class DeadCodeEliminationTests: XCTestCase {
             ]))
     }
 
-    func checkGolden(_ text: String, _ name: String) throws {
-        let file = Self.golden.appendingPathComponent(name)
-        if ProcessInfo.processInfo.environment["QUANTC_UPDATE_GOLDEN"] == "1" {
-            try FileManager.default.createDirectory(at: Self.golden, withIntermediateDirectories: true)
-            try text.write(to: file, atomically: true, encoding: .utf8)
-        }
-        XCTAssertEqual(text, try String(contentsOf: file, encoding: .utf8), "differs from \(file.path)")
-    }
-
     func testRemovesDeadNodesInitializersAndValueInfo() throws {
         var m = model()
         try Verifier.verify(m)
-        try checkGolden(Printer.print(m), "dce.before.ir")
+        try assertGolden(Printer.print(m), "dce.before.ir")
         var manager = PassManager(passes: try PassRegistry.pipeline("dce"))
         try manager.run(on: &m)
-        try checkGolden(Printer.print(m), "dce.after.ir")
+        try assertGolden(Printer.print(m), "dce.after.ir")
         XCTAssertEqual(m.graph.nodes.map(\.name), ["a", "if"])
         XCTAssertEqual(Array(m.graph.initializers.keys), ["w"])
         XCTAssertTrue(m.graph.valueInfo.isEmpty)

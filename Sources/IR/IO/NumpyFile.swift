@@ -56,12 +56,7 @@ public enum NumpyFile {
     public static func read(_ path: String) throws(FormatError) -> Tensor {
         let file: MappedFile
         do throws(SystemError) {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
-            defer { close(fd) }
-            var st = stat()
-            fstat(fd, &st)
-            file = try MappedFile(path: path, fd: fd, size: Int(st.st_size))
+            file = try MappedFile(path: path)
         } catch {
             throw FormatError(path: path, problem: "cannot read: \(error.message)")
         }

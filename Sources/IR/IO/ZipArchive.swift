@@ -28,12 +28,7 @@ public struct ZipArchive {
     public init(path: String) throws(FormatError) {
         self.path = path
         do throws(SystemError) {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
-            defer { close(fd) }
-            var st = stat()
-            fstat(fd, &st)
-            file = try MappedFile(path: path, fd: fd, size: Int(st.st_size))
+            file = try MappedFile(path: path)
         } catch {
             throw FormatError(path: path, problem: "cannot read: \(error.message)")
         }
