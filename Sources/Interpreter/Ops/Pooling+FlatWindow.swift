@@ -157,31 +157,56 @@ extension FlatWindow {
     func reduce<C: WindowCombine>(_: C.Type, src: UnsafePointer<C.T>, acc: UnsafeMutablePointer<C.T>,
                                   scratch: UnsafeMutablePointer<C.T>) {
         let n = q
+        let phasePlane = hs * ws
         if !separable {
+            // Kernel rows one at a time, each combining its columns in one pass.
             acc.update(repeating: C.identity, count: n)
-            forEachTap { _, off in
-                let p = src + off
-                for i in 0..<n { acc[i] = C.combine(acc[i], p[i]) }
+            var offsets = [Int](repeating: 0, count: kw)
+            for ky in 0..<kh {
+                let ry = ky * dh
+                for kx in 0..<kw {
+                    let cx = kx * dw
+                    offsets[kx] = ((ry % s) * s + cx % s) * phasePlane + (ry / s) * ws + cx / s
+                }
+                FlatWindow.combine(C.self, acc, src, offsets, n)
             }
             return
         }
         // Row pass: for every row phase, combine the kernel columns.
-        let phasePlane = hs * ws, rowLength = (hs - 1) * ws + ow
+        let rowLength = (hs - 1) * ws + ow
         for rho in 0..<s {
             let h = scratch + rho * phasePlane
             h.update(repeating: C.identity, count: rowLength)
-            for kx in 0..<kw {
-                let cx = kx * dw
-                let p = src + (rho * s + cx % s) * phasePlane + cx / s
-                for i in 0..<rowLength { h[i] = C.combine(h[i], p[i]) }
-            }
+            let offsets = (0..<kw).map { kx in (rho * s + kx * dw % s) * phasePlane + kx * dw / s }
+            FlatWindow.combine(C.self, h, src, offsets, rowLength)
         }
         // Column pass over the kernel rows.
         acc.update(repeating: C.identity, count: n)
-        for ky in 0..<kh {
-            let ry = ky * dh
-            let p = scratch + (ry % s) * phasePlane + (ry / s) * ws
-            for i in 0..<n { acc[i] = C.combine(acc[i], p[i]) }
+        let offsets = (0..<kh).map { ky in (ky * dh % s) * phasePlane + (ky * dh / s) * ws }
+        FlatWindow.combine(C.self, acc, UnsafePointer(scratch), offsets, n)
+    }
+
+    /// acc[i] = combine(acc[i], src[offsets[0] + i], src[offsets[1] + i], ...)
+    /// for i < n, up to three sources per pass over acc.
+    @inline(__always)
+    static func combine<C: WindowCombine>(_: C.Type, _ acc: UnsafeMutablePointer<C.T>, _ src: UnsafePointer<C.T>,
+                                          _ offsets: [Int], _ n: Int) {
+        var k = 0
+        while k < offsets.count {
+            let left = offsets.count - k
+            if left >= 3 {
+                let p0 = src + offsets[k], p1 = src + offsets[k + 1], p2 = src + offsets[k + 2]
+                for i in 0..<n { acc[i] = C.combine(C.combine(C.combine(acc[i], p0[i]), p1[i]), p2[i]) }
+                k += 3
+            } else if left == 2 {
+                let p0 = src + offsets[k], p1 = src + offsets[k + 1]
+                for i in 0..<n { acc[i] = C.combine(C.combine(acc[i], p0[i]), p1[i]) }
+                k += 2
+            } else {
+                let p0 = src + offsets[k]
+                for i in 0..<n { acc[i] = C.combine(acc[i], p0[i]) }
+                k += 1
+            }
         }
     }
 
