@@ -98,5 +98,14 @@ final class PoolingTests: XCTestCase {
             }
             XCTAssertEqual(outs[0], outs[1], op)
         }
+        // Large kernels (SPP) take the separable row/column passes; the 3-D loop does not.
+        for op in ["MaxPool", "AveragePool"] {
+            let a2 = [K.ints("kernel_shape", [5, 7]), K.ints("pads", [2, 3, 2, 3])]
+            let a3 = [K.ints("kernel_shape", [1, 5, 7]), K.ints("pads", [0, 2, 3, 0, 2, 3])]
+            let y2 = try K.run(op, inputs: [("x", x2)], attributes: a2)[0]
+            let y3 = try K.run(op, inputs: [("x", x3)], attributes: a3)[0]
+            XCTAssertEqual(y2.shape, [2, 3, 11, 9], op)
+            K.assertClose(y2.array(Float.self), y3.array(Float.self), tolerance: 1e-5)
+        }
     }
 }

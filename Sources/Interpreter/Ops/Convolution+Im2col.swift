@@ -90,6 +90,8 @@ enum Im2col {
                     let out = dst + (lo - ox)
                     if sw == 1 {
                         out.update(from: line + lo, count: hi - lo)
+                    } else if sw == 2 {
+                        FlatWindow.gatherEven(line + 2 * lo, out, hi - lo)
                     } else {
                         for o in lo..<hi { out[o - lo] = line[o * sw] }
                     }

@@ -1,4 +1,7 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 import IR
 
 /// Row-major matrix products shared by MatMul, Gemm, Einsum, Conv and
@@ -21,12 +24,28 @@ extension GemmScalar {
 
 enum Blas {
     /// OpenBLAS runs single-threaded; products are split across the
-    /// interpreter's threads here instead. OpenBLAS's own workers spin
-    /// (sched_yield) for ~0.1 s after every threaded call, which on a small
-    /// machine steals the cores the next non-BLAS kernel (im2col, pooling,
-    /// elementwise) needs; sharing one pool avoids that. Concurrent
+    /// interpreter's threads here instead. OpenBLAS starts its worker threads
+    /// when the library loads, and they spin (sched_yield) for ~0.1 s after
+    /// start and after every threaded call, which on a small machine steals
+    /// the cores the interpreter's own threads need. So once per process its
+    /// workers are stopped (blas_thread_shutdown_, which OpenBLAS exports for
+    /// fork handling) and it is limited to the calling thread. Concurrent
     /// single-threaded calls are safe in OpenBLAS's pthreads build.
-    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+    /// Evaluated when the operator table is built (Interpreter.init), so a
+    /// model that never multiplies matrices is not slowed either.
+    static let configured: Void = {
+        openblas_set_num_threads(1)
+        if let handle = dlopen(nil, RTLD_NOW), let shutdown = dlsym(handle, "blas_thread_shutdown_") {
+            _ = unsafeBitCast(shutdown, to: (@convention(c) () -> Int32).self)()
+        }
+    }()
+
+    /// Call before BLAS work: another kernel may have raised the thread count.
+    @inline(__always)
+    static func prepare() {
+        configured
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+    }
 
     /// Handles the shapes BLAS rejects (empty dimensions): with k == 0 the
     /// product is zero, so C becomes beta * C. Returns true when done.
@@ -86,7 +105,7 @@ extension Float: GemmScalar {
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
-        Blas.singleThreaded
+        Blas.prepare()
         if m == 1 || n == 1 {
             // Matrix-vector products (a fully connected layer on one row) go
             // to gemv, split over the output elements.
@@ -129,7 +148,7 @@ extension Float {
     /// OpenBLAS's kernel uses the machine's widest vectors (this module is
     /// compiled for baseline x86-64).
     static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        Blas.singleThreaded
+        Blas.prepare()
         cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
     }
 }
@@ -139,7 +158,7 @@ extension Double: GemmScalar {
                      a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                      beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int, threads: Int) {
         if Blas.degenerate(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc) { return }
-        Blas.singleThreaded
+        Blas.prepare()
         if m == 1 || n == 1 {
             // Matrix-vector products (a fully connected layer on one row) go
             // to gemv, split over the output elements.

@@ -63,8 +63,10 @@ protocol FlatReduction {
     /// Whether `load` changes values (then the plane is always copied).
     var transformsInput: Bool { get }
     func load(_ x: T) -> T
-    /// Combines the accumulator with every tap of the window.
-    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>)
+    /// Combines the accumulator with every tap of the window; `scratch`
+    /// holds `f.separableScratch` values.
+    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>,
+                    scratch: UnsafeMutablePointer<T>)
     /// Writes output row `oy` (`count` values) from its accumulator row.
     func finish(row oy: Int, _ acc: UnsafePointer<T>, into dst: UnsafeMutablePointer<T>, count: Int)
 }
@@ -87,7 +89,7 @@ extension FlatWindow {
         }
         Parallel.forEach(planes, threads: threads, minimumChunk: max(1, 32768 / max(work, 1))) { range in
             let padded: UnsafeMutablePointer<R.T>? = copy ? .allocate(capacity: paddedCount) : nil
-            let acc = UnsafeMutablePointer<R.T>.allocate(capacity: q)
+            let acc = UnsafeMutablePointer<R.T>.allocate(capacity: q + separableScratch)
             defer { padded?.deallocate(); acc.deallocate() }
             // Borders are the same for every plane: fill once, then overwrite the interior.
             padded?.initialize(repeating: r.padValue, count: paddedCount)
@@ -132,9 +134,78 @@ extension FlatWindow {
                 } else {
                     base = src
                 }
-                r.accumulate(plane: plane, self, acc: acc, src: base)
+                r.accumulate(plane: plane, self, acc: acc, src: base, scratch: acc + q)
                 let dst = y + plane * outPlane
                 for oy in 0..<oh { r.finish(row: oy, acc + oy * ws, into: dst + oy * ow, count: ow) }
+            }
+        }
+    }
+
+    /// Max and sum windows are separable: a pass over the kernel columns
+    /// (every padded row) and then one over the kernel rows does
+    /// s * hs * ws * kw + q * kh operations instead of q * kh * kw. Used when
+    /// that is clearly fewer (large kernels such as SPP's 5x5 ... 13x13).
+    var separable: Bool {
+        kh > 1 && kw > 1 && 5 * (s * ((hs - 1) * ws + ow) * kw + q * kh) < 4 * q * kh * kw
+    }
+
+    /// Values of the row-pass buffer when `separable`.
+    var separableScratch: Int { separable ? s * hs * ws : 0 }
+
+    /// acc[q] = combination of every tap, directly or in two separable passes.
+    @inline(__always)
+    func reduce<C: WindowCombine>(_: C.Type, src: UnsafePointer<C.T>, acc: UnsafeMutablePointer<C.T>,
+                                  scratch: UnsafeMutablePointer<C.T>) {
+        let n = q
+        let phasePlane = hs * ws
+        if !separable {
+            // Kernel rows one at a time, each combining its columns in one pass.
+            acc.update(repeating: C.identity, count: n)
+            var offsets = [Int](repeating: 0, count: kw)
+            for ky in 0..<kh {
+                let ry = ky * dh
+                for kx in 0..<kw {
+                    let cx = kx * dw
+                    offsets[kx] = ((ry % s) * s + cx % s) * phasePlane + (ry / s) * ws + cx / s
+                }
+                FlatWindow.combine(C.self, acc, src, offsets, n)
+            }
+            return
+        }
+        // Row pass: for every row phase, combine the kernel columns.
+        let rowLength = (hs - 1) * ws + ow
+        for rho in 0..<s {
+            let h = scratch + rho * phasePlane
+            h.update(repeating: C.identity, count: rowLength)
+            let offsets = (0..<kw).map { kx in (rho * s + kx * dw % s) * phasePlane + kx * dw / s }
+            FlatWindow.combine(C.self, h, src, offsets, rowLength)
+        }
+        // Column pass over the kernel rows.
+        acc.update(repeating: C.identity, count: n)
+        let offsets = (0..<kh).map { ky in (ky * dh % s) * phasePlane + (ky * dh / s) * ws }
+        FlatWindow.combine(C.self, acc, UnsafePointer(scratch), offsets, n)
+    }
+
+    /// acc[i] = combine(acc[i], src[offsets[0] + i], src[offsets[1] + i], ...)
+    /// for i < n, up to three sources per pass over acc.
+    @inline(__always)
+    static func combine<C: WindowCombine>(_: C.Type, _ acc: UnsafeMutablePointer<C.T>, _ src: UnsafePointer<C.T>,
+                                          _ offsets: [Int], _ n: Int) {
+        var k = 0
+        while k < offsets.count {
+            let left = offsets.count - k
+            if left >= 3 {
+                let p0 = src + offsets[k], p1 = src + offsets[k + 1], p2 = src + offsets[k + 2]
+                for i in 0..<n { acc[i] = C.combine(C.combine(C.combine(acc[i], p0[i]), p1[i]), p2[i]) }
+                k += 3
+            } else if left == 2 {
+                let p0 = src + offsets[k], p1 = src + offsets[k + 1]
+                for i in 0..<n { acc[i] = C.combine(C.combine(acc[i], p0[i]), p1[i]) }
+                k += 2
+            } else {
+                let p0 = src + offsets[k]
+                for i in 0..<n { acc[i] = C.combine(acc[i], p0[i]) }
+                k += 1
             }
         }
     }
@@ -155,6 +226,25 @@ extension FlatWindow {
         while j < n {
             a[j] = src[2 * j]
             b[j] = src[2 * j + 1]
+            j += 1
+        }
+    }
+
+    /// dst[j] = src[2j] for j < n; float32 with SIMD shuffles (never reading
+    /// past src[2(n - 1)]).
+    @inline(__always)
+    static func gatherEven<T>(_ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, _ n: Int) {
+        var j = 0
+        if T.self == Float.self {
+            let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+            while j + 4 < n {
+                let v = s.loadUnaligned(fromByteOffset: 8 * j, as: SIMD8<Float>.self)
+                d.storeBytes(of: v.evenHalf, toByteOffset: 4 * j, as: SIMD4<Float>.self)
+                j += 4
+            }
+        }
+        while j < n {
+            dst[j] = src[2 * j]
             j += 1
         }
     }
@@ -189,7 +279,8 @@ struct DepthwiseReduction<T: GemmScalar & BinaryFloatingPoint>: FlatReduction {
         dst.update(from: acc, count: count)
     }
 
-    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>) {
+    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>,
+                    scratch: UnsafeMutablePointer<T>) {
         let oc = plane % channels
         let wk = weights + oc * f.kh * f.kw
         acc.update(repeating: bias?[oc] ?? 0, count: f.q)
@@ -212,13 +303,9 @@ struct MaxReduction<T: PoolScalar>: FlatReduction {
         dst.update(from: acc, count: count)
     }
 
-    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>) {
-        let n = f.q
-        acc.update(repeating: T.lowest, count: n)
-        f.forEachTap { _, off in
-            let p = src + off
-            for i in 0..<n { let v = p[i]; acc[i] = v > acc[i] ? v : acc[i] }
-        }
+    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>,
+                    scratch: UnsafeMutablePointer<T>) {
+        f.reduce(MaxCombine<T>.self, src: src, acc: acc, scratch: scratch)
     }
 }
 
@@ -255,12 +342,27 @@ struct SumReduction<T: BinaryFloatingPoint & PoolScalar>: FlatReduction {
         }
     }
 
-    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>) {
-        let n = f.q
-        acc.update(repeating: 0, count: n)
-        f.forEachTap { _, off in
-            let p = src + off
-            for i in 0..<n { acc[i] += p[i] }
-        }
+    func accumulate(plane: Int, _ f: FlatWindow, acc: UnsafeMutablePointer<T>, src: UnsafePointer<T>,
+                    scratch: UnsafeMutablePointer<T>) {
+        f.reduce(SumCombine<T>.self, src: src, acc: acc, scratch: scratch)
     }
+}
+
+/// How a pooling window combines values (for `FlatWindow.reduce`).
+protocol WindowCombine {
+    associatedtype T
+    static var identity: T { get }
+    static func combine(_ a: T, _ b: T) -> T
+}
+
+/// Maximum that keeps the running value unless the new one is strictly
+/// larger (a NaN never wins).
+enum MaxCombine<T: PoolScalar>: WindowCombine {
+    static var identity: T { T.lowest }
+    @inline(__always) static func combine(_ a: T, _ b: T) -> T { b > a ? b : a }
+}
+
+enum SumCombine<T: BinaryFloatingPoint & PoolScalar>: WindowCombine {
+    static var identity: T { 0 }
+    @inline(__always) static func combine(_ a: T, _ b: T) -> T { a + b }
 }

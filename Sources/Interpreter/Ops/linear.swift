@@ -8,7 +8,14 @@ import IR
 // single matmul); integers use a wrapping loop.
 
 extension Ops {
-    static let linear: [OpEntry] = [
+    static let linear: [OpEntry] = {
+        // Configure OpenBLAS (single-threaded, its spinning workers stopped)
+        // before any model runs; see Blas.configured.
+        Blas.configured
+        return linearEntries
+    }()
+
+    private static let linearEntries: [OpEntry] = [
         // Gemm 7-13 share one form (from 11, C is optional). The opset-6
         // `broadcast` attribute is ignored: opset 7 made broadcasting of C implicit.
         OpEntry("Gemm") { ctx in [try gemm(ctx)] },
