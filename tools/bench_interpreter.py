@@ -56,6 +56,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ WORK = REPO / ".cache" / "bench" / "interpreter"
 TARGET_MEDIAN, TARGET_MAX = 1.5, 2.5
 CHECK_RTOL, CHECK_ATOL = 1e-3, 1e-4
 RUN_TIMEOUT = 600
+FINE_BELOW = 0.010  # seconds: below this, quantc's compute time comes from --profile
 SEED = 20240601
 
 # Values for symbolic input dims of the real models (all others: 1).
@@ -121,6 +123,8 @@ class Bench:
     ort_run: list[float] = field(default_factory=list)
     ort_process: list[float] = field(default_factory=list)
     ort_warm: list[float] = field(default_factory=list)
+    fine: bool = False  # compute times are --profile sums
+    hot_ops: str = ""  # where quantc spends its time, for models over the target
 
     def median(self, attr: str) -> float | None:
         values = getattr(self, attr)
@@ -150,6 +154,13 @@ def feed_inputs(model: Path) -> list:
     return [vi for vi in graph.input if vi.name not in inits]
 
 
+def save_atomic(path: Path, array: np.ndarray) -> None:
+    """np.save through a temporary name, so a concurrent run never reads half a file."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
 def shape_string(inputs: dict[str, Path]) -> str:
     parts = []
     for name, path in inputs.items():
@@ -176,7 +187,7 @@ def light_benches() -> list[Bench]:
             if not npy.exists():
                 tensor = onnx.TensorProto()
                 tensor.ParseFromString((data / f"input_{j}.pb").read_bytes())
-                np.save(npy, numpy_helper.to_array(tensor))
+                save_atomic(npy, numpy_helper.to_array(tensor))
             inputs[vi.name] = npy
         out.append(Bench(directory.name, model, inputs))
     if not out:
@@ -194,7 +205,7 @@ def digits_benches() -> list[Bench]:
     work.mkdir(parents=True, exist_ok=True)
     x = np.load(data)
     one = work / "batch1.npy"
-    np.save(one, np.ascontiguousarray(x[:1]))
+    save_atomic(one, np.ascontiguousarray(x[:1]))
     return [Bench(f"digits_mlp (batch {x.shape[0]})", model, {name: data}),
             Bench("digits_mlp (batch 1)", model, {name: one})]
 
@@ -222,7 +233,7 @@ def real_benches(models: list[Path] | None = None) -> list[Bench]:
             else:
                 value = rng.integers(0, 10, shape).astype(dtype)
             npy = work / f"input_{j}.npy"
-            np.save(npy, value)
+            save_atomic(npy, value)
             inputs[vi.name] = npy
         out.append(Bench(model.stem, model, inputs))
     return out
@@ -233,25 +244,46 @@ def real_benches(models: list[Path] | None = None) -> list[Bench]:
 # ---------------------------------------------------------------------------
 
 
-def quantc_cmd(args, bench: Bench, out_dir: Path) -> list[str]:
+def quantc_cmd(args, bench: Bench, out_dir: Path, profile: bool = False) -> list[str]:
     cmd = [args.quantc, "run", str(bench.model), "--output-dir", str(out_dir), "--threads", str(args.threads)]
     for name, path in bench.inputs.items():
         cmd += ["--input", f"{name}={path}"]
-    return cmd
+    return cmd + (["--profile"] if profile else [])
 
 
-def run_quantc(args, bench: Bench, out_dir: Path) -> tuple[float, float]:
-    """(compute seconds from `ran in`, process wall seconds); raises RuntimeError on failure."""
+# `quantc run --profile` lines: "    0.15 ms  56.9%     3 × Gemm"
+PROFILE_RE = re.compile(r"^\s*([0-9.]+)\s*(s|ms|µs|us)\s+([0-9.]+)%\s+(\d+)\s*[×x]\s*(\S+)", re.M)
+UNIT = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6}
+
+
+def profile_lines(text: str) -> list[tuple[float, int, str]]:
+    """(seconds, node count, op type) per line of `quantc run --profile` output."""
+    return [(float(m.group(1)) * UNIT[m.group(2)], int(m.group(4)), m.group(5)) for m in PROFILE_RE.finditer(text)]
+
+
+def run_quantc(args, bench: Bench, out_dir: Path, profile: bool = False) -> tuple[float, float, str]:
+    """(compute seconds, process wall seconds, stdout+stderr); raises RuntimeError on failure.
+
+    Compute is the `ran in X.XXX s` line; with profile=True (for runs below
+    FINE_BELOW, where its 1 ms resolution is too coarse) it is the sum of the
+    per-operator times of `--profile`."""
     shutil.rmtree(out_dir, ignore_errors=True)
     started = time.perf_counter()
-    proc = subprocess.run(quantc_cmd(args, bench, out_dir), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    proc = subprocess.run(quantc_cmd(args, bench, out_dir, profile), capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
+    text = proc.stdout + proc.stderr
     ran = re.search(r"ran in ([0-9.]+) s", proc.stderr)
     if not ran:
         raise RuntimeError("no 'ran in' line on quantc's stderr")
-    return float(ran.group(1)), wall
+    compute = float(ran.group(1))
+    if profile:
+        ops = profile_lines(text)
+        if ops:
+            compute = sum(t for t, _, _ in ops)
+    return compute, wall, text
 
 
 def run_ort_child(args, bench: Bench, out_dir: Path) -> tuple[float, float]:
@@ -308,11 +340,12 @@ def check_outputs(q_dir: Path, o_dir: Path) -> str:
 
 
 def bench_one(args, bench: Bench) -> None:
-    q_dir, o_dir = WORK / "out" / "quantc", WORK / "out" / "ort"
+    q_dir, o_dir = args.out / "quantc", args.out / "ort"
     bench.shape_note = shape_string(bench.inputs)
     # Warm-up (also tells whether quantc runs it at all).
     try:
-        run_quantc(args, bench, q_dir)
+        compute, _, _ = run_quantc(args, bench, q_dir)
+        bench.fine = compute < FINE_BELOW
     except RuntimeError as e:
         match = UNSUPPORTED_RE.search(str(e))
         if match:
@@ -322,6 +355,8 @@ def bench_one(args, bench: Bench) -> None:
             bench.status, bench.detail = "error", re.sub(r"^error: \S+: ", "", str(e))[:200]
     except subprocess.TimeoutExpired:
         bench.status, bench.detail = "error", f"quantc timeout after {RUN_TIMEOUT}s"
+    except OSError as e:
+        bench.status, bench.detail = "error", f"cannot run quantc: {e}"
     try:
         run, process = run_ort_child(args, bench, o_dir)
         if bench.status != "ok":  # ORT for reference only: one fresh-process run, then warm runs
@@ -332,14 +367,19 @@ def bench_one(args, bench: Bench) -> None:
         bench.check = check_outputs(q_dir, o_dir)
         for _ in range(args.runs):
             if bench.status == "ok":
-                compute, wall = run_quantc(args, bench, q_dir)
+                compute, wall, _ = run_quantc(args, bench, q_dir, profile=bench.fine)
                 bench.quantc_compute.append(compute)
                 bench.quantc_process.append(wall)
             run, process = run_ort_child(args, bench, o_dir)
             bench.ort_run.append(run)
             bench.ort_process.append(process)
         bench.ort_warm = ort_warm(args, bench)
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        if bench.ratio is not None and bench.ratio > TARGET_MAX:
+            _, _, text = run_quantc(args, bench, q_dir, profile=True)
+            ops = sorted(profile_lines(text), reverse=True)
+            total = sum(t for t, _, _ in ops) or 1.0
+            bench.hot_ops = ", ".join(f"{op} ×{n} {ms(t)} ({100 * t / total:.0f}%)" for t, n, op in ops[:4])
+    except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
         bench.status, bench.detail = "error", str(e)[:200]
 
 
@@ -393,7 +433,8 @@ def report(args, benches: list[Bench], elapsed: float) -> tuple[str, bool]:
     for b in benches:
         if b.status == "ok":
             lines.append(
-                f"| {b.name} | {b.shape_note} | {ms(b.median('quantc_compute'))} | {ms(b.median('ort_run'))} | "
+                f"| {b.name} | {b.shape_note} | {ms(b.median('quantc_compute'))}{'¹' if b.fine else ''} | "
+                f"{ms(b.median('ort_run'))} | "
                 f"**{ratio(b.ratio)}** | {ms(b.median('quantc_process'))} | {ms(b.median('ort_process'))} | "
                 f"{ratio(b.process_ratio)} | {ms(b.median('ort_warm'))} | {b.check.replace('|', '/')} |")
         else:
@@ -422,6 +463,15 @@ def report(args, benches: list[Bench], elapsed: float) -> tuple[str, bool]:
         mism = [b.name for b in timed if b.check.startswith("mismatch")]
         if mism:
             lines.append(f"- outputs differ from ORT on: {', '.join(mism)}")
+        hot = [b for b in timed if b.hot_ops]
+        if hot:
+            lines += ["", f"Where quantc spends its time on the models over {TARGET_MAX}x (`quantc run --profile`, "
+                      "top operator types):", ""]
+            lines += [f"- {b.name}: {b.hot_ops}" for b in hot]
+        if any(b.fine for b in timed):
+            lines += ["", f"¹ below {FINE_BELOW * 1000:.0f} ms, where `ran in X.XXX s` is too coarse, quantc's compute "
+                      "time is the sum of its `--profile` per-operator times (executor overhead between nodes "
+                      "not included)."]
     else:
         passed = False
         lines.append(f"No model runs on quantc yet ({len(benches)} listed): targets not evaluated (**FAIL**).")
@@ -443,6 +493,11 @@ def main() -> int:
     if not os.access(args.quantc, os.X_OK):
         log(f"error: quantc not found or not executable: {args.quantc}")
         return 2
+    # Time a private copy: a rebuild during the run must not swap the binary.
+    snapshot = tempfile.TemporaryDirectory(prefix="quantc-bench-")
+    (Path(snapshot.name) / "bin").mkdir()
+    args.quantc = shutil.copy2(args.quantc, Path(snapshot.name) / "bin" / "quantc")
+    args.out = Path(snapshot.name) / "out"  # outputs of this run (private: other runs may be going on)
     args.load_before = os.getloadavg()[0]
     if args.load_before > 0.5:
         log(f"warning: load average {args.load_before:.2f}: other work on the machine will skew the timings")

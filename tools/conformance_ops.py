@@ -61,6 +61,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -576,6 +577,9 @@ def main() -> int:
     if not os.access(quantc, os.X_OK):
         log(f"error: quantc not found or not executable: {quantc} (build it or set QUANTC)")
         return 2
+    # Run a private copy: a rebuild during the run must not swap the binary.
+    snapshot = tempfile.TemporaryDirectory(prefix="quantc-conformance-")
+    quantc_source, quantc = quantc, shutil.copy2(quantc, Path(snapshot.name) / "quantc")
     unknown_ops = [o for o in args.op if o not in OP_LIST]
     if unknown_ops:
         log(f"error: --op {', '.join(unknown_ops)}: not on quantc's operator list")
@@ -607,7 +611,7 @@ def main() -> int:
     work = args.cache / "run_ops"
     work.mkdir(parents=True, exist_ok=True)
     settings = Settings(quantc, work, args.timeout, args.threads, args.verbose)
-    log(f"{len(tests)} tests, {args.jobs} job(s), quantc = {quantc}")
+    log(f"{len(tests)} tests, {args.jobs} job(s), quantc = {quantc_source}")
     registered = registered_ops(quantc, OP_LIST, args.jobs)
     results = run_all(settings, tests, args.jobs)
     elapsed = time.monotonic() - started
