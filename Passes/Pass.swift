@@ -95,6 +95,8 @@ public struct PassContext: Sendable {
     public var cacheDirectory: String?
     /// Whether to draw progress on stderr (a terminal).
     public var showProgress = false
+    /// Nodes to keep in float whatever the pipeline says (`--exclude`).
+    public var excludedNodes: Set<String> = []
     /// Threads for the interpreter.
     public var threads = Parallel.defaultThreads
 

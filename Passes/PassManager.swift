@@ -11,6 +11,8 @@ public enum PassRegistry {
         FoldBatchNorm.self,
         RemoveIdentity.self,
         DeadCodeElimination.self,
+        Quantize.self,
+        InsertQDQ.self,
     ]
 
     public static func lookup(_ name: String) -> (any Pass.Type)? {
@@ -72,6 +74,9 @@ public struct PassManager {
     /// Receives printed IR (stderr by default).
     public var irOutput: (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
     public private(set) var timings: [(pass: String, seconds: Double)] = []
+    /// Called with each pass's name and the model it is about to transform
+    /// (e.g. to keep the float model as it is before `quantize`).
+    public var willRun: ((String, Model) -> Void)?
     /// Resources and statistics shared by the passes; set data sources here before `run`.
     public var context = PassContext()
 
@@ -85,6 +90,7 @@ public struct PassManager {
         for pass in passes {
             let name = type(of: pass).name
             context.currentPass = name
+            willRun?(name, model)
             let start = monotonicSeconds()
             try pass.run(on: &model, context: &context)
             timings.append((name, monotonicSeconds() - start))

@@ -45,6 +45,19 @@ public struct Printer {
         for (name, r) in m.quantization.ranges.sorted(by: { $0.key < $1.key }) {
             line("", "range \(Self.value(name)) = [\(Self.float(r.low)), \(Self.float(r.high))]")
         }
+        if let a = m.quantization.activations { line("", "activations \(a)") }
+        if !m.quantization.excluded.isEmpty { line("", "excluded [\(m.quantization.excluded.map(quote).joined(separator: ", "))]") }
+        for l in m.quantization.layers {
+            var text = "layer \(quote(l.node)) \(l.opType) weight=\(Self.value(l.weight)) format=\(l.format)"
+            if let q = l.quantized {
+                var h = FNV1a64()
+                q.values.withUnsafeBytes { h.add(bytes: $0) }
+                q.scales.withUnsafeBytes { h.add(bytes: $0) }
+                q.zeroPoints.withUnsafeBytes { h.add(bytes: $0) }
+                text += " rounded=\(q.rounding) scales=\(q.scaleShape) hash=\(String(h.value, radix: 16))"
+            }
+            line("", text)
+        }
         graph(m.graph, indent: "")
         for f in m.functions {
             let name = f.domain.isEmpty ? f.name : "\(f.domain).\(f.name)"

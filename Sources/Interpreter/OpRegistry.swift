@@ -17,6 +17,8 @@ public struct OpEntry: Sendable {
     /// has no rule yet, in which case shape inference leaves outputs unknown.
     public var shape: ShapeRule?
     public var kernel: Kernel
+    /// How the operator is quantized in QDQ form; nil: it is not (it reads dequantized inputs).
+    public var qdq: QDQRule?
 
     public init(_ opType: String, domain: String = "", normalize: Normalizer? = nil, shape: ShapeRule? = nil,
                 kernel: @escaping Kernel) {
@@ -38,6 +40,8 @@ public enum OpRegistry {
             for e in family {
                 let key = e.domain.isEmpty ? e.opType : "\(e.domain)::\(e.opType)"
                 precondition(map[key] == nil, "operator \(key) registered twice")
+                var e = e
+                if e.domain.isEmpty, let rule = QDQRule.table[e.opType] { e.qdq = rule }
                 map[key] = e
             }
         }

@@ -1,0 +1,105 @@
+import IR
+
+/// Round-to-nearest quantization of a weight tensor in a given integer format,
+/// producing the integers, scales and zero points ONNX's DequantizeLinear takes.
+public enum WeightQuantizer {
+    /// Where each weight element's scale lives: the layout of a per-tensor,
+    /// per-channel or per-group scale tensor over `shape`.
+    public struct ScaleLayout: Sendable {
+        public let shape: [Int]
+        public let granularity: Granularity
+        /// Axis of the scale (channel axis, or the blocking axis for groups).
+        public let axis: Int
+        let outer: Int, dim: Int, inner: Int, blocks: Int
+
+        public init(shape: [Int], granularity: Granularity, channelAxis: Int, groupAxis: Int) {
+            self.shape = shape
+            self.granularity = granularity
+            let a: Int
+            switch granularity {
+            case .perTensor, .perChannel: a = channelAxis
+            case .perGroup: a = groupAxis
+            }
+            axis = a
+            outer = shape[..<a].reduce(1, *)
+            dim = shape[a]
+            inner = shape[(a + 1)...].reduce(1, *)
+            if case .perGroup(let g) = granularity { blocks = (dim + g - 1) / g } else { blocks = dim }
+        }
+
+        public var scaleCount: Int {
+            switch granularity {
+            case .perTensor: 1
+            case .perChannel: dim
+            case .perGroup: outer * blocks * inner
+            }
+        }
+
+        /// The shape DequantizeLinear expects for the scale.
+        public var scaleShape: [Int] {
+            switch granularity {
+            case .perTensor: []
+            case .perChannel: [dim]
+            case .perGroup:
+                { var s = shape; s[axis] = blocks; return s }()
+            }
+        }
+
+        @inline(__always)
+        public func scaleIndex(_ i: Int) -> Int {
+            switch granularity {
+            case .perTensor: return 0
+            case .perChannel: return (i / inner) % dim
+            case .perGroup(let g):
+                let r = i % inner, od = i / inner
+                let d = od % dim, o = od / dim
+                return (o * blocks + d / g) * inner + r
+            }
+        }
+    }
+
+    /// Quantizes `weights` (in `shape`) to `format` by rounding each value to the
+    /// nearest level of its scale (RTN). Each scale comes from the [min, max] of the
+    /// values that share it, by ``QuantParameters`` (ONNX Runtime's rule).
+    public static func quantize(_ weights: [Float], shape: [Int], format: WeightFormat,
+                                channelAxis: Int, groupAxis: Int, reduceRange: Bool = false) -> QuantizedWeight? {
+        guard case .integer(let bits, let granularity, let symmetric) = format else { return nil }
+        let layout = ScaleLayout(shape: shape, granularity: granularity, channelAxis: channelAxis, groupAxis: groupAxis)
+        let params = parameters(weights, layout: layout, bits: bits, symmetric: symmetric, reduced: reduceRange && bits == 8)
+        var values = [Int8](repeating: 0, count: weights.count)
+        for i in weights.indices {
+            values[i] = Int8(params[layout.scaleIndex(i)].quantize(weights[i]))
+        }
+        return QuantizedWeight(bits: bits, values: values, scales: params.map(\.scale),
+                               zeroPoints: params.map { Int8($0.zeroPoint) }, scaleShape: layout.scaleShape,
+                               axis: granularity == .perTensor ? nil : layout.axis,
+                               blockSize: { if case .perGroup(let g) = granularity { g } else { nil } }(),
+                               rounding: "rtn")
+    }
+
+    /// One ``QuantParameters`` per scale, from the ranges of the values sharing it.
+    public static func parameters(_ weights: [Float], layout: ScaleLayout, bits: Int, symmetric: Bool,
+                                  reduced: Bool = false) -> [QuantParameters] {
+        var low = [Float](repeating: .infinity, count: layout.scaleCount)
+        var high = [Float](repeating: -.infinity, count: layout.scaleCount)
+        for i in weights.indices where weights[i].isFinite {
+            let s = layout.scaleIndex(i)
+            low[s] = min(low[s], weights[i])
+            high[s] = max(high[s], weights[i])
+        }
+        return (0..<layout.scaleCount).map { s in
+            let r = low[s] <= high[s] ? ValueRange(low: low[s], high: high[s]) : ValueRange(low: 0, high: 0)
+            return QuantParameters(range: r, bits: bits, signed: true, symmetric: symmetric, reduced: reduced)
+        }
+    }
+
+    /// The float weights the integers stand for.
+    public static func dequantize(_ q: QuantizedWeight, shape: [Int], granularity: Granularity, channelAxis: Int,
+                                  groupAxis: Int) -> [Float] {
+        let layout = ScaleLayout(shape: shape, granularity: granularity, channelAxis: channelAxis, groupAxis: groupAxis)
+        return q.values.indices.map { i in
+            let s = layout.scaleIndex(i)
+            return Float(Int32(q.values[i]) - Int32(q.zeroPoints[s])) * q.scales[s]
+        }
+    }
+}
