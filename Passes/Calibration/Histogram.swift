@@ -8,6 +8,9 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
     public private(set) var minimum: Float = .infinity
     public private(set) var maximum: Float = -.infinity
     public private(set) var total: Double = 0
+    /// How many values were exactly 0 (all in bin 0): ReLU outputs are mostly zeros,
+    /// which every range represents exactly.
+    public private(set) var zeros: Double = 0
 
     public init(bins: Int = 2048) {
         counts = [Double](repeating: 0, count: bins)
@@ -22,13 +25,16 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
     /// Adds values (NaN ignored; ±Inf counted in min/max only).
     public mutating func add(_ values: UnsafeBufferPointer<Float>) {
         var lo = minimum, hi = maximum, peak: Float = 0
+        var z = 0.0
         for v in values where v.isFinite {
+            if v == 0 { z += 1 }
             lo = min(lo, v)
             hi = max(hi, v)
             peak = max(peak, abs(v))
         }
         minimum = lo
         maximum = hi
+        zeros += z
         if width == 0 {
             // First data: size bins so the peak lands in the last bin.
             width = peak > 0 ? Double(peak) / Double(bins) * (1 + 1e-7) : 0
@@ -67,6 +73,7 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
         while width < o.width { grow() }
         for i in 0..<bins { counts[i] += o.counts[i] }
         total += o.total
+        zeros += o.zeros
         minimum = min(minimum, o.minimum)
         maximum = max(maximum, o.maximum)
     }

@@ -32,18 +32,24 @@ public enum RangeSelection {
     /// the tail) into `levels` groups and spreads each group's mass evenly over
     /// the bins where P is non-zero. The i with the least KL(P‖Q) gives the
     /// threshold (i + 0.5)·width.
-    public static func entropy(_ h: AbsHistogram, levels: Int = 128) -> ValueRange {
+    public static func entropy(_ h: AbsHistogram, levels: Int = 128, maxClipped: Double = 0.01) -> ValueRange {
         guard h.total > 0, h.width > 0 else { return ValueRange(low: h.minimum, high: h.maximum) }
         // Bins past the last non-empty one change nothing.
         let used = (h.counts.lastIndex { $0 > 0 } ?? 0) + 1
         if used <= levels { return ValueRange(low: h.minimum, high: h.maximum) }
         var best = Double.infinity, bestI = used
+        let counts = Array(h.counts[0..<used])
+        // Safeguard (ours, not TensorRT's): thresholds that clip more than `maxClipped`
+        // of the non-zero values are not candidates. On discrete data (pixels in
+        // 1/16 steps) P is a few spikes, and KL(P‖Q) is 0 for a threshold just past
+        // the first spike, which would clip almost everything.
+        let nonzero = max(h.total - h.zeros, 1)
         var p = [Double](repeating: 0, count: used)
         var q = [Double](repeating: 0, count: used)
         var suffix = [Double](repeating: 0, count: used + 1)
-        for k in stride(from: used - 1, through: 0, by: -1) { suffix[k] = suffix[k + 1] + h.counts[k] }
-        for i in levels...used {
-            for k in 0..<i { p[k] = h.counts[k] }
+        for k in stride(from: used - 1, through: 0, by: -1) { suffix[k] = suffix[k + 1] + counts[k] }
+        for i in levels...used where suffix[i] <= maxClipped * nonzero {
+            for k in 0..<i { p[k] = counts[k] }
             p[i - 1] += suffix[i]
             let step = Double(i) / Double(levels)
             for j in 0..<levels {
@@ -51,7 +57,7 @@ public enum RangeSelection {
                 let end = j == levels - 1 ? i : Int((Double(j + 1) * step).rounded(.down))
                 var mass = 0.0, nonzero = 0
                 for k in start..<end {
-                    mass += h.counts[k]
+                    mass += counts[k]
                     if p[k] > 0 { nonzero += 1 }
                 }
                 for k in start..<end { q[k] = p[k] > 0 ? mass / Double(nonzero) : 0 }

@@ -46,7 +46,7 @@ final class SampleSourceTests: XCTestCase {
             XCTAssertEqual("\($0)", "\(tmp.path): holds no samples (expected *.npz, *.npy or test_data_set_*/input_*.pb)")
         }
         XCTAssertThrowsError(try SampleSource(folder: tmp.path + "/missing", inputs: [input])) {
-            XCTAssertEqual("\($0)", "\(tmp.path)/missing: is not a readable folder")
+            XCTAssertEqual("\($0)", "\(tmp.path)/missing: is not a readable folder (or a .npy/.npz file)")
         }
     }
 

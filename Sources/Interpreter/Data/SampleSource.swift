@@ -38,12 +38,22 @@ public struct SampleSource: Sendable {
     public var sampleCount: Int { counts.reduce(0, +) }
 
     public init(folder: String, inputs: [ValueInfo], readProto: ProtoReader? = nil) throws(DataError) {
-        self.folder = folder
         self.inputs = inputs
         self.readProto = readProto
-        guard let names = Self.list(folder) else {
-            throw DataError(path: folder, problem: "is not a readable folder")
+        var folder = folder
+        let names: [String]
+        if let listed = Self.list(folder) {
+            names = listed
+        } else if folder.hasSuffix(".npy") || folder.hasSuffix(".npz") {
+            // One file: a batch of samples (.npy) or one array per input (.npz).
+            guard access(folder, R_OK) == 0 else { throw DataError(path: folder, problem: "cannot be read (\(String(cString: strerror(errno))))") }
+            let slash = folder.lastIndex(of: "/")
+            names = [slash.map { String(folder[folder.index(after: $0)...]) } ?? folder]
+            folder = slash.map { String(folder[..<$0]) } ?? "."
+        } else {
+            throw DataError(path: folder, problem: "is not a readable folder (or a .npy/.npz file)")
         }
+        self.folder = folder
         let npz = names.filter { $0.hasSuffix(".npz") }
         let sets = names.filter { $0.hasPrefix("test_data_set_") }
         let npy = names.filter { $0.hasSuffix(".npy") }
