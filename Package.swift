@@ -29,10 +29,12 @@ let package = Package(
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // The pass manager and one file per pass.
         .target(name: "Passes", dependencies: ["IR", "Interpreter"], path: "Passes"),
+        // The quantization report: per-layer table and report.json.
+        .target(name: "Report", dependencies: ["IR", "Passes"], path: "Sources/Report"),
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX", "Interpreter", "Passes",
+                "IR", "ONNX", "Interpreter", "Passes", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import IR
+import Interpreter
 import ONNX
+import Report
 
 @main
 struct QuantC: ParsableCommand {
@@ -13,12 +15,12 @@ struct QuantC: ParsableCommand {
         73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self]
+        subcommands: [QuantizeCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self]
     )
 }
 
 enum QuantCVersion {
-    static let string = "0.1.0"
+    static let string = QuantCInfo.version
 }
 
 /// Exit statuses, from sysexits(3) so scripts can tell failures apart.
@@ -41,6 +43,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
         fail(e.description, .cannotWrite)
     } catch let e as SystemError {
         fail(e.description, .cannotWrite)
+    } catch let e as DataError {
+        fail(e.description, .badInput)
     } catch let e as NumpyFile.FormatError {
         fail(e.description, .badInput)
     } catch let e as ExitCode {

@@ -1,0 +1,91 @@
+import IR
+import Interpreter
+
+/// Runs a float model and its quantized form on the same samples and measures
+/// how far the quantized values are from the float ones: chosen intermediate
+/// values (layer outputs), the model outputs, and for outputs that hold class
+/// scores (last axis of 2 or more), how often the top-1 class agrees and, with
+/// labels, the accuracy of each.
+public struct ModelComparison: Sendable {
+    /// A value to compare: its name in the float model and in the quantized one.
+    public struct Watch: Sendable, Hashable {
+        public var float: String
+        public var quantized: String
+        public init(float: String, quantized: String) {
+            self.float = float
+            self.quantized = quantized
+        }
+    }
+
+    public var values: [String: ErrorStatistics] = [:]
+    public var outputs: [String: ErrorStatistics] = [:]
+    /// Per output with class scores: rows whose argmax agrees, and rows.
+    public var top1: [String: (agree: Int, total: Int)] = [:]
+    /// With labels, on the first class-score output: correct rows of each model.
+    public var accuracy: (float: Int, quantized: Int, total: Int)?
+    public var samples = 0
+
+    /// Compares `quantized` with `float` on `feed`; `labels` (one class per
+    /// sample, in feed order) enable the accuracy figures.
+    public static func run(float: Model, quantized: Model, feed: SampleFeed, watch: [Watch], labels: [Int64]? = nil,
+                           batch: Int = 64, limit: Int = .max, threads: Int = Parallel.defaultThreads) throws -> ModelComparison {
+        let f = try Interpreter(model: float, threads: threads)
+        let q = try Interpreter(model: quantized, threads: threads)
+        let floatWatched = Set(watch.map(\.float))
+        let byQuantized = Dictionary(watch.map { ($0.quantized, $0.float) }, uniquingKeysWith: { a, _ in a })
+        var valueAcc: [String: ErrorAccumulator] = [:]
+        var outputAcc: [String: ErrorAccumulator] = [:]
+        var result = ModelComparison()
+        let outputNames = float.graph.outputs.map(\.name)
+        let classOutput = outputNames.first { name in
+            guard let t = float.graph.type(of: name)?.tensorType, t.elementType == .float32, let s = t.shape, s.count >= 2 else { return false }
+            return (s.last?.value ?? 2) >= 2
+        }
+        try feed.forEachBatch(inputs: f.inputs, batch: batch, limit: limit) { inputs in
+            var reference: [String: RTensor] = [:]
+            let fo = try f.run(inputs: inputs) { name, _, t in
+                if floatWatched.contains(name), t.type == .float32 { reference[name] = t }
+            }
+            let qo = try q.run(inputs: inputs) { name, _, t in
+                guard let fname = byQuantized[name], let r = reference[fname], t.type == .float32, r.count == t.count else { return }
+                valueAcc[fname, default: ErrorAccumulator()].add(reference: UnsafeBufferPointer(r.elements(Float.self)),
+                                                                 approximation: UnsafeBufferPointer(t.elements(Float.self)))
+            }
+            let n = inputs.values.first?.shape.first ?? 1
+            for name in outputNames {
+                guard let a = fo[name], let b = qo[name], a.type == .float32, b.type == .float32, a.count == b.count else { continue }
+                outputAcc[name, default: ErrorAccumulator()].add(reference: UnsafeBufferPointer(a.elements(Float.self)),
+                                                                 approximation: UnsafeBufferPointer(b.elements(Float.self)))
+                guard let classes = a.shape.last, classes >= 2, a.rank >= 2 else { continue }
+                let fa = argmaxRows(a, classes), qa = argmaxRows(b, classes)
+                var agree = result.top1[name] ?? (0, 0)
+                agree.agree += zip(fa, qa).filter { $0 == $1 }.count
+                agree.total += fa.count
+                result.top1[name] = agree
+                if name == classOutput, let labels, fa.count == n {
+                    var acc = result.accuracy ?? (0, 0, 0)
+                    for r in 0..<n where result.samples + r < labels.count {
+                        let y = Int(labels[result.samples + r])
+                        if fa[r] == y { acc.float += 1 }
+                        if qa[r] == y { acc.quantized += 1 }
+                        acc.total += 1
+                    }
+                    result.accuracy = acc
+                }
+            }
+            result.samples += n
+        }
+        result.values = valueAcc.mapValues(\.statistics)
+        result.outputs = outputAcc.mapValues(\.statistics)
+        return result
+    }
+
+    static func argmaxRows(_ t: RTensor, _ classes: Int) -> [Int] {
+        let v = t.elements(Float.self)
+        return (0..<(t.count / classes)).map { r in
+            var best = 0
+            for c in 1..<classes where v[r * classes + c] > v[r * classes + best] { best = c }
+            return best
+        }
+    }
+}

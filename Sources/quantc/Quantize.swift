@@ -1,0 +1,269 @@
+import ArgumentParser
+import Foundation
+import Interpreter
+import IR
+import ONNX
+import Passes
+import Report
+
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize a model to INT8 (or INT4 weights) as a QDQ ONNX model, with a per-layer report.",
+        discussion: """
+        Without --pipeline this runs \(QuantizeCommand.defaultPipeline(method: "percentile", weights: "int8")) \
+        (--method and --weights change it). Writes OUTPUT and OUTPUT's report \
+        (OUTPUT with .onnx replaced by .report.json), prints the per-layer table.
+
+        Calibration and test data: a folder of *.npz files (one array per input), of \
+        test_data_set_*/input_*.pb folders, or of *.npy files (single-input models: one \
+        sample or a batch each), or a single .npy/.npz file.
+        """
+    )
+
+    @Argument(help: "The ONNX model to quantize.")
+    var model: String
+
+    @Option(help: "Calibration samples (folder, or one .npy/.npz file).")
+    var calibration: String?
+
+    @Option(help: "Calibrate on N random inputs instead (data-free; a warning is printed).")
+    var calibrationRandom: Int?
+
+    @Option(name: .shortAndLong, help: "Where to write the quantized ONNX model.")
+    var output: String
+
+    @Option(help: "Passes to run (see `quantc passes`); default: the INT8 pipeline above.")
+    var pipeline: String?
+
+    @Option(help: "Calibration method of the default pipeline: entropy, minmax, percentile, mse, moving-average.")
+    var method: String?
+
+    @Option(help: "Weight format of the default pipeline: int8 (per channel) or int4 (per group of 32).")
+    var weights: String?
+
+    @Option(help: "Keep this node in float (repeatable).")
+    var exclude: [String] = []
+
+    @Option(help: "Held-out samples for the end-to-end figures (default: the calibration samples).")
+    var test: String?
+
+    @Option(help: "Class labels of the test samples (.npy of integers, in sample order), for accuracy.")
+    var labels: String?
+
+    @Option(help: "Compare on at most this many test samples (0: all).")
+    var evalSamples = 0
+
+    @Option(help: "Where to write the report (default: OUTPUT with .onnx replaced by .report.json).")
+    var report: String?
+
+    @Option(help: "Folder for the calibration-statistics cache (default: $XDG_CACHE_HOME/quantc or ~/.cache/quantc).")
+    var cacheDir: String?
+
+    @Flag(help: "Do not read or write the calibration-statistics cache.")
+    var noCache = false
+
+    @Option(help: "Interpreter threads.")
+    var threads = Parallel.defaultThreads
+
+    @Option(help: "Print the IR to stderr after the named pass (repeatable).")
+    var printIRAfter: [String] = []
+
+    @Flag(help: "Print the IR to stderr after every pass.")
+    var printIRAfterAll = false
+
+    @Flag(help: "Print how long each pass took.")
+    var timePasses = false
+
+    @Flag(name: .shortAndLong, help: "Do not print the per-layer table.")
+    var quiet = false
+
+    static func defaultPipeline(method: String, weights: String) -> String {
+        // 7-bit int8 weights: ONNX Runtime's fused x86 kernels without VNNI saturate otherwise.
+        "canonicalize,calibrate(method=\(method)),quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : "")),insert-qdq"
+    }
+
+    var reportPath: String {
+        report ?? (output.hasSuffix(".onnx") ? String(output.dropLast(5)) : output) + ".report.json"
+    }
+
+    func validate() throws {
+        if pipeline != nil, method != nil { throw ValidationError("--method sets the default pipeline's calibration; with --pipeline, write calibrate(method=...) instead") }
+        if pipeline != nil, weights != nil { throw ValidationError("--weights sets the default pipeline's format; with --pipeline, write quantize(weights=...) instead") }
+        if let method, CalibrationMethod(rawValue: method) == nil {
+            throw ValidationError("unknown --method '\(method)'; the methods are: \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let weights, !["int8", "int4"].contains(weights) { throw ValidationError("unknown --weights '\(weights)'; use int8 or int4") }
+        if calibration != nil, calibrationRandom != nil { throw ValidationError("give --calibration or --calibration-random, not both") }
+        if let n = calibrationRandom, n < 1 { throw ValidationError("--calibration-random needs a positive count") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if evalSamples < 0 { throw ValidationError("--eval-samples must not be negative") }
+        if labels != nil, test == nil { throw ValidationError("--labels describes the --test samples; give --test too") }
+    }
+
+    func run() throws {
+        let text = pipeline ?? Self.defaultPipeline(method: method ?? "percentile", weights: weights ?? "int8")
+        let passes: [any Pass]
+        do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }
+        for name in printIRAfter where PassRegistry.lookup(name) == nil {
+            fail("--print-ir-after: unknown pass '\(name)'; the passes are: \(PassRegistry.all.map { $0.name }.joined(separator: ", "))", .usage)
+        }
+        let calibrates = passes.contains { type(of: $0).name == Calibrate.name }
+        if calibrates, calibration == nil, calibrationRandom == nil {
+            fail("the pipeline calibrates: give --calibration DIR (or --calibration-random N for data-free calibration)", .usage)
+        }
+        try checkWritable(output)
+        try checkWritable(reportPath)
+
+        try reportingErrors {
+            let original = try ONNXImporter.importModel(at: model)
+            // Names the quantize pass gives unnamed nodes, so --exclude can use them.
+            var named = original.graph
+            Quantize.nameNodes(&named)
+            for name in exclude where !named.nodes.contains(where: { $0.name == name }) {
+                fail("--exclude: \(model) has no node named '\(name)'\(Quantize.suggestion(for: name, among: named.nodes))", .usage)
+            }
+            let readProto: SampleSource.ProtoReader = { try ONNXImporter.importTensor(at: $0) }
+            let inputs = original.graph.runtimeInputs
+            let calibrationSource = try calibration.map { try SampleSource(folder: $0, inputs: inputs, readProto: readProto) }
+            let testSource = try test.map { try SampleSource(folder: $0, inputs: inputs, readProto: readProto) }
+            let labelValues = try labels.map { try readLabels($0, expected: testSource?.sampleCount) }
+            if calibrates, let n = calibrationRandom {
+                warn("calibrating on \(n) random inputs (data-free): ranges may not match real data")
+            }
+
+            var manager = PassManager(passes: passes)
+            manager.printIRAfter = Set(printIRAfter)
+            manager.printIRAfterAll = printIRAfterAll
+            manager.context.samples = calibrationSource
+            manager.context.randomSamples = calibrationRandom
+            manager.context.excludedNodes = Set(exclude)
+            manager.context.threads = threads
+            manager.context.showProgress = isatty(2) != 0 && !quiet
+            manager.context.cacheDirectory = noCache ? nil : (cacheDir ?? Self.defaultCacheDirectory)
+            var m = original
+            // The float weights the quantize pass starts from (after canonicalization).
+            var floatWeights = Dictionary(uniqueKeysWithValues: original.graph.initializers.map { ($0.key, $0.value) })
+            manager.willRun = { name, model in
+                if name == Quantize.name { floatWeights = Dictionary(uniqueKeysWithValues: model.graph.initializers.map { ($0.key, $0.value) }) }
+            }
+            do {
+                try manager.run(on: &m)
+            } catch {
+                fail("\(model): \(error)", .badInput)
+            }
+            if timePasses { FileHandle.standardError.write(Data(manager.timingReport.utf8)) }
+            for n in manager.context.notes { warn(n) }
+            m.producerName = "quantc"
+            m.producerVersion = QuantCInfo.version
+            try ONNXExporter.write(m, to: output)
+
+            // End-to-end and per-layer figures against the float model.
+            let feed: SampleFeed
+            let evaluation: String
+            if let testSource {
+                feed = .files(testSource)
+                evaluation = "test data \(test!)"
+            } else if let calibrationSource {
+                feed = .files(calibrationSource)
+                evaluation = "the calibration data (no --test given)"
+            } else {
+                feed = .random(count: min(calibrationRandom ?? 64, 64), seed: 0x7E57)
+                evaluation = "random inputs"
+            }
+            let watch = Self.watchList(m)
+            let comparison: ModelComparison
+            do {
+                comparison = try ModelComparison.run(float: original, quantized: m, feed: feed, watch: Array(watch.values),
+                                                     labels: labelValues, batch: Self.evaluationBatch(inputs),
+                                                     limit: evalSamples > 0 ? evalSamples : .max, threads: threads)
+            } catch {
+                fail("\(model): comparing the quantized model with the float one: \(error)", .badInput)
+            }
+            let layers = QuantizationReport.layers(of: m, floatWeights: floatWeights, comparison: comparison, watch: watch)
+            // Stored constants before (canonicalized float model) and after (integers, scales, what stayed float).
+            let floatWeightBytes = floatWeights.values.reduce(0) { $0 + $1.byteCount }
+            let quantizedWeightBytes = m.graph.initializers.values.reduce(0) { $0 + $1.byteCount }
+            var notes = manager.context.notes
+            if calibrationRandom != nil { notes.append("calibrated on random inputs") }
+            let outputs = original.graph.outputs.compactMap { o -> QuantizationReport.Output? in
+                guard let e = comparison.outputs[o.name] else { return nil }
+                let t = comparison.top1[o.name].map { Double($0.agree) / Double(max($0.total, 1)) }
+                return QuantizationReport.Output(name: o.name, error: e, top1Agreement: t)
+            }
+            let r = QuantizationReport(
+                model: model, output: output, pipeline: manager.pipelineText, calibration: m.quantization.calibration,
+                activations: m.quantization.activations?.description, evaluation: evaluation,
+                evaluationSamples: comparison.samples, layers: layers, outputs: outputs,
+                accuracy: comparison.accuracy.map { .init(float: Double($0.float) / Double(max($0.total, 1)),
+                                                          quantized: Double($0.quantized) / Double(max($0.total, 1)), samples: $0.total) },
+                floatModelBytes: Self.fileSize(model), quantizedModelBytes: Self.fileSize(output),
+                floatWeightBytes: floatWeightBytes, quantizedWeightBytes: quantizedWeightBytes, notes: notes)
+            let file = try AtomicFile(path: reportPath)
+            try file.write(try r.json())
+            try file.commit()
+            if !quiet { print(r.table, terminator: "") }
+        }
+    }
+
+    /// Per layer: its output value in the float model and the value consumers read
+    /// in the quantized one (the dequantized output when it is quantized).
+    static func watchList(_ m: Model) -> [String: ModelComparison.Watch] {
+        var dequantized: [String: String] = [:]
+        let byName = Dictionary(m.graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for n in m.graph.nodes where n.opType == "QuantizeLinear" {
+            // Q(x) -> DQ: x's dequantized form is the DQ's output.
+            if let dq = m.graph.nodes.first(where: { $0.opType == "DequantizeLinear" && $0.inputs.first == n.outputs[0] }) {
+                dequantized[n.inputs[0]] = dq.outputs[0]
+            }
+        }
+        var watch: [String: ModelComparison.Watch] = [:]
+        for l in m.quantization.layers {
+            guard let node = byName[l.node], let out = node.outputs.first else { continue }
+            watch[l.node] = .init(float: out, quantized: dequantized[out] ?? out)
+        }
+        return watch
+    }
+
+    /// Samples per evaluation batch: large inputs one at a time, small ones 64 at once.
+    static func evaluationBatch(_ inputs: [ValueInfo]) -> Int {
+        let elements = inputs.map { ($0.type?.tensorType?.shape ?? []).dropFirst().reduce(1) { $0 * ($1.value ?? 64) } }.reduce(0, +)
+        return elements > 100_000 ? 1 : elements > 10_000 ? 8 : 64
+    }
+
+    static var defaultCacheDirectory: String {
+        if let x = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"], !x.isEmpty { return "\(x)/quantc" }
+        return "\(NSHomeDirectory())/.cache/quantc"
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    func readLabels(_ path: String, expected: Int?) throws -> [Int64] {
+        let t = try NumpyFile.read(path)
+        guard let values = t.int64Values(), t.shape.count <= 2 else {
+            fail("--labels \(path): expected a 1-D array of integer class labels, found \(t.type)", .badInput)
+        }
+        if let expected, values.count != expected {
+            fail("--labels \(path): \(values.count) labels for \(expected) test samples", .badInput)
+        }
+        return values
+    }
+
+    /// Fails early (exit 73) when `path` cannot be created, before any work is done.
+    func checkWritable(_ path: String) throws {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? "."
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { fail("\(path): is a folder, not a file path", .cannotWrite) }
+        guard access(folder.isEmpty ? "/" : folder, W_OK | X_OK) == 0 else {
+            fail("\(path): cannot write there (\(String(cString: strerror(errno))))", .cannotWrite)
+        }
+    }
+}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+}
