@@ -65,9 +65,16 @@ public struct Calibrate: Pass {
         }
         var state = model.quantization
         state.ranges = [:]
-        for (name, s) in statistics where s.histogram.total > 0 {
-            state.ranges[name] = s.range(method, percentile: percentile)
+        // Range selection (the entropy search especially) is independent per tensor.
+        let names = statistics.keys.filter { statistics[$0]!.histogram.total > 0 }.sorted()
+        var chosen = [ValueRange](repeating: ValueRange(low: 0, high: 0), count: names.count)
+        chosen.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.forEach(names.count, threads: context.threads) { r in
+                for i in r { out[i] = statistics[names[i]]!.range(method, percentile: percentile) }
+            }
         }
+        for (name, r) in zip(names, chosen) { state.ranges[name] = r }
         state.calibration = "\(method.rawValue) over \(used) \(context.samples == nil ? "random " : "")samples"
         model.quantization = state
         context.count("tensors calibrated", statistics.count)
@@ -85,10 +92,11 @@ public struct Calibrate: Pass {
         let progress = context.showProgress ? Progress(total: total) : nil
 
         func runBatch(_ feed: [String: RTensor]) throws(PassError) {
-            for (name, t) in feed where t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t) }
+            let threads = context.threads
+            for (name, t) in feed where t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t, threads: threads) }
             do {
                 _ = try interpreter.run(inputs: feed) { name, _, t in
-                    if t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t) }
+                    if t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t, threads: threads) }
                 }
             } catch { throw fail("\(error)") }
             done += feed.values.first?.shape.first ?? 1

@@ -1,3 +1,5 @@
+import Interpreter
+
 /// A streaming histogram of |x| over [0, width·bins), plus exact min, max and
 /// count. When a batch exceeds the range, the bin width doubles and adjacent
 /// bins merge pairwise, which re-bins exactly; so batches can be merged one
@@ -22,35 +24,102 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
     public var range: Double { width * Double(bins) }
     public var absMax: Float { max(abs(minimum), abs(maximum)) }
 
-    /// Adds values (NaN ignored; ±Inf counted in min/max only).
-    public mutating func add(_ values: UnsafeBufferPointer<Float>) {
-        var lo = minimum, hi = maximum, peak: Float = 0
-        var z = 0.0
-        for v in values where v.isFinite {
-            if v == 0 { z += 1 }
-            lo = min(lo, v)
-            hi = max(hi, v)
-            peak = max(peak, abs(v))
-        }
-        minimum = lo
-        maximum = hi
-        zeros += z
+    /// Adds values (NaN ignored; ±Inf counted in min/max only) and returns the
+    /// batch's own finite minimum and maximum (nil if it has none). Both passes
+    /// split the values over `threads`; bin counts are integers, so the result
+    /// does not depend on the split.
+    @discardableResult
+    public mutating func add(_ values: UnsafeBufferPointer<Float>, threads: Int = 1) -> (low: Float, high: Float)? {
+        let chunks = max(1, min(threads, values.count / 65_536))
+        let step = (values.count + chunks - 1) / max(chunks, 1)
+        var lows = [Float](repeating: .infinity, count: chunks), highs = [Float](repeating: -.infinity, count: chunks)
+        var finite = [Int](repeating: 0, count: chunks), zeroCounts = [Int](repeating: 0, count: chunks)
+        lows.withUnsafeMutableBufferPointer { lo in highs.withUnsafeMutableBufferPointer { hi in
+            finite.withUnsafeMutableBufferPointer { fin in zeroCounts.withUnsafeMutableBufferPointer { zc in
+                let (lo, hi, fin, zc) = (lo, hi, fin, zc)
+                Parallel.forEach(chunks, threads: chunks) { r in
+                    for c in r {
+                        (lo[c], hi[c], fin[c], zc[c]) = Self.extremes(values, (c * step)..<min(values.count, (c + 1) * step))
+                    }
+                }
+            } }
+        } }
+        let lo = lows.min()!, hi = highs.max()!
+        let n = finite.reduce(0, +)
+        zeros += Double(zeroCounts.reduce(0, +))
+        guard n > 0 else { return nil }
+        minimum = min(minimum, lo)
+        maximum = max(maximum, hi)
+        let peak = max(abs(lo), abs(hi))
+        total += Double(n)
         if width == 0 {
             // First data: size bins so the peak lands in the last bin.
             width = peak > 0 ? Double(peak) / Double(bins) * (1 + 1e-7) : 0
             if width == 0 {
-                counts[0] += Double(values.count { $0.isFinite })
-                total += Double(values.count { $0.isFinite })
-                return
+                counts[0] += Double(n)
+                return (lo, hi)
             }
         }
         while Double(peak) >= range { grow() }
         let scale = 1 / width
-        let last = bins - 1
-        for v in values where v.isFinite {
-            counts[min(Int(Double(abs(v)) * scale), last)] += 1
+        let bins = self.bins
+        var partial = [[Int32]](repeating: [Int32](repeating: 0, count: bins), count: chunks)
+        partial.withUnsafeMutableBufferPointer { parts in
+            let parts = parts
+            Parallel.forEach(chunks, threads: chunks) { r in
+                for c in r {
+                    parts[c].withUnsafeMutableBufferPointer { counts in
+                        Self.bin(values, (c * step)..<min(values.count, (c + 1) * step), scale: scale, into: counts)
+                    }
+                }
+            }
         }
-        total += Double(values.count { $0.isFinite })
+        counts.withUnsafeMutableBufferPointer { total in
+            for part in partial { for k in 0..<bins where part[k] != 0 { total[k] += Double(part[k]) } }
+        }
+        return (lo, hi)
+    }
+
+    /// Finite minimum, maximum, count and zero count of `values[range]`, eight at a time.
+    static func extremes(_ values: UnsafeBufferPointer<Float>, _ range: Range<Int>) -> (Float, Float, Int, Int) {
+        var lo8 = SIMD8<Float>(repeating: .infinity), hi8 = SIMD8<Float>(repeating: -.infinity)
+        var zeros8 = SIMD8<Int32>(repeating: 0), bad8 = SIMD8<Int32>(repeating: 0)
+        let base = UnsafeRawPointer(values.baseAddress!)
+        var i = range.lowerBound
+        let inf = SIMD8<Float>(repeating: .infinity)
+        while i + 8 <= range.upperBound {
+            let v = base.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let finite = (v .< inf) .& (v .> -inf)   // false for ±inf and NaN
+            bad8 = bad8.replacing(with: bad8 &+ 1, where: .!finite)
+            lo8 = lo8.replacing(with: v, where: finite .& (v .< lo8))
+            hi8 = hi8.replacing(with: v, where: finite .& (v .> hi8))
+            zeros8 = zeros8.replacing(with: zeros8 &+ 1, where: v .== 0)
+            i += 8
+        }
+        var lo = lo8.min(), hi = hi8.max()
+        var zeros = Int(zeros8.wrappedSum()), bad = Int(bad8.wrappedSum())
+        while i < range.upperBound {
+            let v = values[i]
+            if v.isFinite {
+                lo = min(lo, v)
+                hi = max(hi, v)
+                if v == 0 { zeros += 1 }
+            } else {
+                bad += 1
+            }
+            i += 1
+        }
+        return (lo, hi, range.count - bad, zeros)
+    }
+
+    /// Counts the finite values of `values[range]` into bins of 1/`scale`.
+    static func bin(_ values: UnsafeBufferPointer<Float>, _ range: Range<Int>, scale: Double, into counts: UnsafeMutableBufferPointer<Int32>) {
+        let last = counts.count - 1
+        for i in range {
+            let v = values[i]
+            guard v.isFinite else { continue }
+            counts[min(Int(Double(abs(v)) * scale), last)] &+= 1
+        }
     }
 
     /// Doubles the bin width, merging bins pairwise.

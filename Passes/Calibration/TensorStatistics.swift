@@ -13,16 +13,9 @@ public struct TensorStatistics: Sendable, Codable, Equatable {
 
     public init(bins: Int) { histogram = AbsHistogram(bins: bins) }
 
-    public mutating func add(_ t: RTensor) {
-        let values = UnsafeBufferPointer(t.elements(Float.self))
-        histogram.add(values)
-        // This batch's own extremes, for the moving average.
-        var lo = Float.infinity, hi = -Float.infinity
-        for v in values where v.isFinite {
-            lo = min(lo, v)
-            hi = max(hi, v)
-        }
-        guard lo <= hi else { return }
+    public mutating func add(_ t: RTensor, threads: Int = 1) {
+        // The histogram also returns this batch's own extremes, for the moving average.
+        guard let (lo, hi) = histogram.add(UnsafeBufferPointer(t.elements(Float.self)), threads: threads) else { return }
         let c = Self.averagingConstant
         averageMin = averageMin.map { $0 + c * (lo - $0) } ?? lo
         averageMax = averageMax.map { $0 + c * (hi - $0) } ?? hi

@@ -9,6 +9,7 @@ import IR
 extension Ops {
     static let quantization: [OpEntry] = [
         OpEntry("QuantizeLinear") { ctx in
+            if let y = try fastQuantize(ctx) { return [y] }
             let x = try ctx.input(0).converted(to: .float32)
             let scale = try ctx.input(1), zp = ctx.optionalInput(2)
             var outType = zp?.type ?? .uint8
@@ -32,6 +33,7 @@ extension Ops {
             return [RTensor(.float64, shape: x.shape, values: q).converted(to: outType)]
         },
         OpEntry("DequantizeLinear") { ctx in
+            if let y = try fastDequantize(ctx) { return [y] }
             let x = try ctx.input(0), scale = try ctx.input(1), zp = ctx.optionalInput(2)
             let s = scale.floatArray(), z = zp?.floatArray() ?? [Float](repeating: 0, count: s.count)
             let map = try paramIndex(x.shape, scale.shape, axis: ctx.int("axis", 1), blockSize: ctx.int("block_size", 0))
@@ -51,6 +53,63 @@ extension Ops {
                     RTensor(floats: [zp], shape: []).converted(to: .uint8)]
         },
     ]
+
+    /// The common QDQ case, float32 ↔ 8-bit with one scale, in parallel: the
+    /// same arithmetic as the general path (x / scale rounded half to even, plus
+    /// the zero point, saturated; NaN gives the zero point).
+    static func fastQuantize(_ ctx: KernelContext) throws -> RTensor? {
+        let x = try ctx.input(0), scale = try ctx.input(1)
+        let zp = ctx.optionalInput(2)
+        let outType = zp?.type ?? .uint8
+        guard x.type == .float32, scale.type == .float32, scale.count == 1, outType == .uint8 || outType == .int8,
+              ctx.int("block_size", 0) == 0, ctx.optionalInput(2).map({ $0.count == 1 }) ?? true,
+              ctx.int("output_dtype", 0) == 0 else { return nil }
+        let s = scale.elements(Float.self)[0]
+        let z = zp.map { $0.type == .uint8 ? Float($0.elements(UInt8.self)[0]) : Float($0.elements(Int8.self)[0]) } ?? 0
+        let (lo, hi): (Float, Float) = outType == .uint8 ? (0, 255) : (-128, 127)
+        let out = RTensor(type: outType, shape: x.shape)
+        let src = x.pointer(Float.self)
+        let dst = out.pointer(UInt8.self)
+        let signed = outType == .int8
+        // Bounded first, then rounded half to even by adding and subtracting 1.5·2²³
+        // (exact for |v| < 2²²), which vectorizes where rounded() calls libm.
+        let magic: Float = 12_582_912
+        let bound: Float = 1024
+        // The sum's low mantissa bits are the rounded integer: bits(1.5·2²³ + n) = 0x4B40_0000 + n.
+        let zi = Int32(z), qlo = Int32(lo), qhi = Int32(hi)
+        _ = signed
+        Parallel.forEach(x.count, threads: ctx.threads, minimumChunk: 1 << 15) { r in
+            for i in r {
+                let t = src[i] / s
+                let v = t.isNaN ? 0 : min(max(t, -bound), bound)
+                let n = Int32(bitPattern: (v + magic).bitPattern) &- 0x4B40_0000
+                let q = min(max(n &+ zi, qlo), qhi)
+                dst[i] = UInt8(truncatingIfNeeded: q)
+            }
+        }
+        return out
+    }
+
+    static func fastDequantize(_ ctx: KernelContext) throws -> RTensor? {
+        let x = try ctx.input(0), scale = try ctx.input(1)
+        let zp = ctx.optionalInput(2)
+        guard x.type == .uint8 || x.type == .int8, scale.type == .float32, scale.count == 1,
+              zp.map({ $0.count == 1 && $0.type == x.type }) ?? true, ctx.int("block_size", 0) == 0 else { return nil }
+        let s = scale.elements(Float.self)[0]
+        let signed = x.type == .int8
+        let z = zp.map { signed ? Float($0.elements(Int8.self)[0]) : Float($0.elements(UInt8.self)[0]) } ?? 0
+        let out = RTensor(type: .float32, shape: x.shape)
+        let src = x.pointer(UInt8.self)
+        let dst = out.pointer(Float.self)
+        Parallel.forEach(x.count, threads: ctx.threads, minimumChunk: 1 << 15) { r in
+            if signed {
+                for i in r { dst[i] = (Float(Int8(bitPattern: src[i])) - z) * s }
+            } else {
+                for i in r { dst[i] = (Float(src[i]) - z) * s }
+            }
+        }
+        return out
+    }
 
     /// The integer range of a quantized type.
     static func quantRange(_ t: ElementType) -> (Float, Float)? {
