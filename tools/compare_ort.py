@@ -307,6 +307,31 @@ def rss_scaling(quantc: Path, work: Path) -> None:
         print(f"{method:10s} ratio 1000/100: {rss[1000] / rss[100]:.3f} (target <= 1.2)")
 
 
+def check(results: list[dict], work: Path) -> list[str]:
+    import onnx
+    failures = []
+    for r in results:
+        key = r["model"]
+        rows = {row["tool"]: row for row in r["rows"]}
+        q = rows.get("quantc")
+        if q is None or q["error"]:
+            failures.append(f"{key}: quantc failed: {q and q['error']}")
+            continue
+        try:
+            onnx.checker.check_model(str(work / f"{key}.quantc.onnx"), full_check=True)
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{key}: onnx.checker: {e}")
+        s = r["simulation"]
+        if s["cosine_min"] < 0.9999 or (s["top1_agreement"] is not None and s["top1_agreement"] < 0.995):
+            failures.append(f"{key}: simulation vs ONNX Runtime: {s}")
+        if key in DIGITS and r["float_metric"] - q["metric"] > 0.005:
+            failures.append(f"{key}: accuracy {q['metric']:.4f} more than 0.5 points below float {r['float_metric']:.4f}")
+        best = max((row["metric"] for t, row in rows.items() if t.startswith("ort") and not row["error"]), default=None)
+        if best is not None and q["metric"] < best:
+            failures.append(f"{key}: {r['metric_name']} {q['metric']:.4f} below ONNX Runtime's best {best:.4f}")
+    return failures
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--ort-worker":
         ort_worker(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
@@ -319,6 +344,10 @@ def main() -> None:
     ap.add_argument("--json", help="also write the results as JSON")
     ap.add_argument("--keep", help="keep the quantized models in this folder")
     ap.add_argument("--rss-scaling", action="store_true", help="only measure quantc's RSS with 100 vs 1000 samples")
+    ap.add_argument("--check", action="store_true",
+                    help="fail (exit 1) unless, per model, the exported model passes onnx.checker, quantc's simulation agrees "
+                         "with ONNX Runtime (cosine >= 0.9999, top-1 >= 99.5%%), the accuracy is within 0.5 points of float "
+                         "and at least ORT's best calibrator's (default models: the bundled digits models)")
     a = ap.parse_args()
     quantc = Path(a.quantc)
     work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="compare_ort."))
@@ -327,7 +356,7 @@ def main() -> None:
         if a.rss_scaling:
             rss_scaling(quantc, work)
             return
-        keys = a.models or [*DIGITS, *REAL]
+        keys = a.models or ([*DIGITS] if a.check else [*DIGITS, *REAL])
         results = []
         for key in keys:
             _, calib, test, _ = model_paths(key)
@@ -342,6 +371,13 @@ def main() -> None:
             Path(a.markdown).write_text(table)
         if a.json:
             Path(a.json).write_text(json.dumps([{k: v for k, v in r.items()} for r in results], indent=1, default=str))
+        if a.check:
+            failures = check(results, work)
+            for f in failures:
+                print("FAIL:", f)
+            if failures:
+                sys.exit(1)
+            print("check: all targets met")
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
