@@ -30,6 +30,7 @@ else
   echo "==> [conformance] skipped (tools/conformance_io.py not present)"
 fi
 run_stage operators .venv/bin/python tools/conformance_ops.py --check --report .cache/conformance_ops.md
+run_stage quantization .venv/bin/python tools/compare_ort.py --check
 stage="(done)"
 echo
 echo "==> all stages passed"

@@ -11,7 +11,7 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Quantize a model to INT8 (or INT4 weights) as a QDQ ONNX model, with a per-layer report.",
         discussion: """
-        Without --pipeline this runs \(QuantizeCommand.defaultPipeline(method: "percentile", weights: "int8")) \
+        Without --pipeline this runs \(QuantizeCommand.defaultPipeline(method: "entropy", weights: "int8")) \
         (--method and --weights change it). Writes OUTPUT and OUTPUT's report \
         (OUTPUT with .onnx replaced by .report.json), prints the per-layer table.
 
@@ -102,7 +102,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let text = pipeline ?? Self.defaultPipeline(method: method ?? "percentile", weights: weights ?? "int8")
+        let text = pipeline ?? Self.defaultPipeline(method: method ?? "entropy", weights: weights ?? "int8")
         let passes: [any Pass]
         do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }
         for name in printIRAfter where PassRegistry.lookup(name) == nil {
