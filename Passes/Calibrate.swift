@@ -17,6 +17,8 @@ public struct Calibrate: Pass {
                    help: "How to pick each range from the statistics."),
         PassOption("samples", .int, default: "0", help: "Use at most this many samples (0: all)."),
         PassOption("percentile", .double, default: "99.99", help: "Percentile of |x| kept by method=percentile."),
+        PassOption("max-clipped", .double, default: "0.01",
+                   help: "method=entropy: largest share of non-zero values a threshold may clip."),
         PassOption("batch", .int, default: "32", help: "Samples per forward run."),
         PassOption("bins", .int, default: "2048", help: "Histogram bins per tensor."),
     ]
@@ -25,11 +27,13 @@ public struct Calibrate: Pass {
     let maxSamples: Int
     let percentile: Double
     let batch: Int
+    let maxClipped: Double
     let bins: Int
 
     public static func problem(with options: PassOptions) -> String? {
         if options.double("percentile") <= 50 || options.double("percentile") > 100 { return "percentile must be in (50, 100]" }
         if options.int("batch") < 1 { return "batch must be at least 1" }
+        if !(0...1).contains(options.double("max-clipped")) { return "max-clipped must be in [0, 1]" }
         if options.int("bins") < 256 { return "bins must be at least 256" }
         if options.int("samples") < 0 { return "samples must not be negative" }
         return nil
@@ -40,11 +44,12 @@ public struct Calibrate: Pass {
         maxSamples = options.int("samples")
         percentile = options.double("percentile")
         batch = options.int("batch")
+        maxClipped = options.double("max-clipped")
         bins = options.int("bins")
     }
 
     public var pipelineText: String {
-        "calibrate(method=\(method.rawValue),samples=\(maxSamples),percentile=\(percentile),batch=\(batch),bins=\(bins))"
+        "calibrate(method=\(method.rawValue),samples=\(maxSamples),percentile=\(percentile),max-clipped=\(maxClipped),batch=\(batch),bins=\(bins))"
     }
 
     public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
@@ -71,10 +76,18 @@ public struct Calibrate: Pass {
         chosen.withUnsafeMutableBufferPointer { out in
             let out = out
             Parallel.forEach(names.count, threads: context.threads) { r in
-                for i in r { out[i] = statistics[names[i]]!.range(method, percentile: percentile) }
+                for i in r { out[i] = statistics[names[i]]!.range(method, percentile: percentile, maxClipped: maxClipped) }
             }
         }
         for (name, r) in zip(names, chosen) { state.ranges[name] = r }
+        state.candidates = []
+        if method == .auto {
+            for c in CalibrationMethod.autoCandidates {
+                var ranges: [String: ValueRange] = [:]
+                for name in names { ranges[name] = statistics[name]!.range(c.method, percentile: c.percentile, maxClipped: maxClipped) }
+                state.candidates.append(RangeCandidate(method: c.name, ranges: ranges))
+            }
+        }
         state.calibration = "\(method.rawValue) over \(used) \(context.samples == nil ? "random " : "")samples"
         model.quantization = state
         context.count("tensors calibrated", statistics.count)

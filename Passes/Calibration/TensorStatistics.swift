@@ -22,12 +22,12 @@ public struct TensorStatistics: Sendable, Codable, Equatable {
     }
 
     /// The range `method` chooses.
-    public func range(_ method: CalibrationMethod, percentile: Double) -> ValueRange {
+    public func range(_ method: CalibrationMethod, percentile: Double, maxClipped: Double = 0.01) -> ValueRange {
         switch method {
         case .minmax: ValueRange(low: histogram.minimum, high: histogram.maximum)
         case .movingAverage: ValueRange(low: averageMin ?? 0, high: averageMax ?? 0)
         case .percentile: RangeSelection.percentile(histogram, percentile)
-        case .entropy: RangeSelection.entropy(histogram)
+        case .entropy, .auto: RangeSelection.entropy(histogram, maxClipped: maxClipped)
         case .mse: RangeSelection.mse(histogram)
         }
     }

@@ -45,6 +45,9 @@ public struct Printer {
         for (name, r) in m.quantization.ranges.sorted(by: { $0.key < $1.key }) {
             line("", "range \(Self.value(name)) = [\(Self.float(r.low)), \(Self.float(r.high))]")
         }
+        if !m.quantization.candidates.isEmpty {
+            line("", "range-candidates [\(m.quantization.candidates.map { quote($0.method) }.joined(separator: ", "))]")
+        }
         if let a = m.quantization.activations { line("", "activations \(a)") }
         if !m.quantization.excluded.isEmpty { line("", "excluded [\(m.quantization.excluded.map(quote).joined(separator: ", "))]") }
         for l in m.quantization.layers {

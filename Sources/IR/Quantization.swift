@@ -6,6 +6,9 @@ public struct QuantizationState: Hashable, Sendable {
     public var ranges: [String: ValueRange] = [:]
     /// How the ranges were obtained, e.g. "entropy over 600 samples".
     public var calibration: String?
+    /// Alternative range sets from other calibration methods (`calibrate(method=auto)`),
+    /// for a driver that measures which one quantizes the model best.
+    public var candidates: [RangeCandidate] = []
     /// How activations are quantized; nil until a `quantize` pass ran.
     public var activations: ActivationFormat?
     /// Quantizable layers in graph order, with their chosen formats.
@@ -18,6 +21,16 @@ public struct QuantizationState: Hashable, Sendable {
     public var isEmpty: Bool { ranges.isEmpty && calibration == nil && activations == nil && layers.isEmpty }
 
     public func layer(named node: String) -> LayerQuantization? { layers.first { $0.node == node } }
+}
+
+/// The ranges one calibration method chose, for every calibrated value.
+public struct RangeCandidate: Hashable, Sendable {
+    public var method: String
+    public var ranges: [String: ValueRange]
+    public init(method: String, ranges: [String: ValueRange]) {
+        self.method = method
+        self.ranges = ranges
+    }
 }
 
 /// A closed range of real values.

@@ -11,7 +11,7 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Quantize a model to INT8 (or INT4 weights) as a QDQ ONNX model, with a per-layer report.",
         discussion: """
-        Without --pipeline this runs \(QuantizeCommand.defaultPipeline(method: "entropy", weights: "int8")) \
+        Without --pipeline this runs \(QuantizeCommand.defaultPipeline(method: "auto", weights: "int8")) \
         (--method and --weights change it). Writes OUTPUT and OUTPUT's report \
         (OUTPUT with .onnx replaced by .report.json), prints the per-layer table.
 
@@ -36,7 +36,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Passes to run (see `quantc passes`); default: the INT8 pipeline above.")
     var pipeline: String?
 
-    @Option(help: "Calibration method of the default pipeline: entropy, minmax, percentile, mse, moving-average.")
+    @Option(help: "Calibration method of the default pipeline: auto (default), entropy, minmax, percentile, mse, moving-average.")
     var method: String?
 
     @Option(help: "Weight format of the default pipeline: int8 (per channel) or int4 (per group of 32).")
@@ -102,7 +102,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let text = pipeline ?? Self.defaultPipeline(method: method ?? "entropy", weights: weights ?? "int8")
+        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8")
         let passes: [any Pass]
         do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }
         for name in printIRAfter where PassRegistry.lookup(name) == nil {
@@ -147,13 +147,17 @@ struct QuantizeCommand: ParsableCommand {
             manager.willRun = { name, model in
                 if name == Quantize.name { floatWeights = Dictionary(uniqueKeysWithValues: model.graph.initializers.map { ($0.key, $0.value) }) }
             }
+            var selection: String?
             do {
-                try manager.run(on: &m)
-            } catch {
-                fail("\(model): \(error)", .badInput)
+                selection = try runPipeline(&manager, on: &m, original: original, calibration: calibrationSource)
+            } catch let e as PassError {
+                fail("\(model): \(e)", .badInput)
+            } catch let e as InterpreterError {
+                fail("\(model): \(e)", .badInput)
             }
-            if timePasses { FileHandle.standardError.write(Data(manager.timingReport.utf8)) }
-            for n in manager.context.notes { warn(n) }
+            var seen = Set<String>()
+            let passNotes = manager.context.notes.filter { seen.insert($0).inserted }
+            for n in passNotes { warn(n) }
             m.producerName = "quantc"
             m.producerVersion = QuantCInfo.version
             try ONNXExporter.write(m, to: output)
@@ -184,7 +188,8 @@ struct QuantizeCommand: ParsableCommand {
             // Stored constants before (canonicalized float model) and after (integers, scales, what stayed float).
             let floatWeightBytes = floatWeights.values.reduce(0) { $0 + $1.byteCount }
             let quantizedWeightBytes = m.graph.initializers.values.reduce(0) { $0 + $1.byteCount }
-            var notes = manager.context.notes
+            var notes = passNotes
+            if let selection { notes.append(selection) }
             if calibrationRandom != nil { notes.append("calibrated on random inputs") }
             let outputs = original.graph.outputs.compactMap { o -> QuantizationReport.Output? in
                 guard let e = comparison.outputs[o.name] else { return nil }
@@ -204,6 +209,55 @@ struct QuantizeCommand: ParsableCommand {
             try file.commit()
             if !quiet { print(r.table, terminator: "") }
         }
+    }
+
+    /// Runs the pipeline. When calibration offers several range sets (`calibrate(method=auto)`),
+    /// the passes after it run once per set and the quantized model whose outputs are closest
+    /// to the float model's on (up to 64) calibration samples is kept.
+    func runPipeline(_ manager: inout PassManager, on m: inout Model, original: Model, calibration: SampleSource?) throws -> String? {
+        let all = manager.passes
+        guard let split = all.firstIndex(where: { type(of: $0).name == Calibrate.name }) else {
+            try manager.run(on: &m)
+            if timePasses { FileHandle.standardError.write(Data(manager.timingReport.utf8)) }
+            return nil
+        }
+        manager.passes = Array(all[...split])
+        try manager.run(on: &m)
+        if timePasses { FileHandle.standardError.write(Data(manager.timingReport.utf8)) }
+        let candidates = m.quantization.candidates
+        var rest = manager
+        rest.passes = Array(all[(split + 1)...])
+        rest.willRun = manager.willRun
+        if candidates.isEmpty || rest.passes.isEmpty {
+            try rest.run(on: &m)
+            if timePasses { FileHandle.standardError.write(Data(rest.timingReport.utf8)) }
+            manager = rest
+            manager.passes = all
+            return nil
+        }
+        var versions: [(name: String, model: Model)] = []
+        for c in candidates {
+            var v = m
+            v.quantization.ranges = c.ranges
+            v.quantization.candidates = []
+            try rest.run(on: &v)
+            if timePasses { FileHandle.standardError.write(Data("(ranges: \(c.method))\n\(rest.timingReport)".utf8)) }
+            versions.append((c.method, v))
+        }
+        let feed: SampleFeed = calibration.map { .files($0) } ?? .random(count: 32, seed: 0x5E1EC7)
+        let batch = Self.evaluationBatch(original.graph.runtimeInputs)
+        let scores = try CandidateSelection.score(float: original, candidates: versions, feed: feed, batch: batch,
+                                                  limit: batch == 64 ? 600 : 64, threads: threads)
+        var best = 0
+        for k in scores.indices where scores[k].sqnr > scores[best].sqnr { best = k }
+        m = versions[best].model
+        m.quantization.calibration = (m.quantization.calibration ?? "")
+            .replacingOccurrences(of: "auto over", with: "\(versions[best].name) (chosen by auto) over")
+        manager = rest
+        manager.passes = all
+        return "calibration ranges chosen by output SQNR on calibration samples: "
+            + scores.map { "\($0.name) \(String(format: "%.1f", $0.sqnr)) dB" }.joined(separator: ", ")
+            + " -> \(versions[best].name)"
     }
 
     /// Per layer: its output value in the float model and the value consumers read
