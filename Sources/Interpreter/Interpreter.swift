@@ -10,6 +10,11 @@ import IR
 /// Each intermediate buffer is released after its last use, and the peak of
 /// live intermediate bytes is reported. An ``Observer`` sees every value as it
 /// is produced and may replace it (fake quantization does).
+///
+/// By default the model is fused at load (``Fusion``: batch norms folded into
+/// convolutions, elementwise chains run as a convolution's epilogue); the
+/// values fused away are then never produced, so an observer that must see
+/// every value of the model (calibration) loads it with `fuse: false`.
 public final class Interpreter: @unchecked Sendable {
     /// Called with each value a node produces; may replace it in place.
     public typealias Observer = (_ value: String, _ node: Node, _ tensor: inout RTensor) throws -> Void
@@ -20,12 +25,14 @@ public final class Interpreter: @unchecked Sendable {
     public var threads: Int
     private var graph: Graph
     private var initializers: [String: RTensor] = [:]
+    /// Work fused after nodes of the top-level graph, by the node's output.
+    private var epilogues: [String: Epilogue] = [:]
     /// Peak bytes of intermediate values alive at once in the last run.
     public private(set) var peakActivationBytes = 0
 
     /// Prepares `model`: normalizes old opset forms and checks that every
-    /// operator, in every subgraph, has a kernel.
-    public init(model: Model, threads: Int = Parallel.defaultThreads) throws(InterpreterError) {
+    /// operator, in every subgraph, has a kernel; then, with `fuse`, fuses it.
+    public init(model: Model, threads: Int = Parallel.defaultThreads, fuse: Bool = true) throws(InterpreterError) {
         self.model = model
         self.threads = threads
         opset = model.opsetVersion(domain: "") ?? 1
@@ -34,6 +41,31 @@ public final class Interpreter: @unchecked Sendable {
         graph = g
         for (name, t) in g.initializers { initializers[name] = RTensor(t) }
         foldConstants()
+        if fuse { self.fuse() }
+    }
+
+    /// Initializers a caller cannot override.
+    private var constantNames: Set<String> {
+        // Before IR version 4 every initializer had to be listed as a graph input,
+        // so only from version 4 on does such a listing make it overridable.
+        Set(initializers.keys).subtracting(model.irVersion < 4 ? [] : Set(graph.inputs.map(\.name)))
+    }
+
+    /// Applies ``Fusion`` to the top-level graph and drops the constants no
+    /// node reads any more (weights replaced by folded ones).
+    private func fuse() {
+        let names = constantNames
+        var fusion = Fusion(graph: graph, constants: initializers.filter { names.contains($0.key) }, opset: opset)
+        fusion.run()
+        graph.nodes = fusion.nodes
+        epilogues = fusion.epilogues
+        for (name, t) in fusion.constants where initializers[name] == nil { initializers[name] = t }
+        var read = Set(graph.inputs.map(\.name)).union(graph.outputs.map(\.name))
+        for n in graph.nodes {
+            read.formUnion(n.inputs)
+            for (_, sub) in n.subgraphs { read.formUnion(sub.freeVariables()) }
+        }
+        for name in Array(initializers.keys) where !read.contains(name) { initializers[name] = nil }
     }
 
     /// Evaluates, once, the nodes that depend on no graph input (weights built
@@ -117,7 +149,7 @@ public final class Interpreter: @unchecked Sendable {
         for (v, t) in zip(expected, feeds) { scope.values[v.name] = t }
         for v in graph.inputs where given[v.name] != nil { scope.values[v.name] = given[v.name] }
         var memory = MemoryTracker()
-        let outputs = try execute(graph, scope: scope, observer: observer, memory: &memory)
+        let outputs = try execute(graph, scope: scope, observer: observer, memory: &memory, epilogues: epilogues)
         peakActivationBytes = memory.peak
         return Dictionary(uniqueKeysWithValues: zip(graph.outputs.map(\.name), outputs))
     }
@@ -181,7 +213,8 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs the nodes of `g` in `scope` and returns its outputs.
-    private func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker) throws(InterpreterError) -> [RTensor] {
+    private func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker,
+                         epilogues: [String: Epilogue]) throws(InterpreterError) -> [RTensor] {
         // Last node reading each value produced here; graph outputs stay alive.
         var lastUse: [String: Int] = [:]
         for (i, n) in g.nodes.enumerated() {
@@ -203,11 +236,14 @@ public final class Interpreter: @unchecked Sendable {
                 for (v, t) in zip(sub.inputs, args) { inner.values[v.name] = t }
                 for (name, t) in sub.initializers { inner.values[name] = RTensor(t) }
                 var subMemory = MemoryTracker()
-                return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory)
+                return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory, epilogues: [:])
             }, threads: threads)
             var outputs: [RTensor]
             do {
                 outputs = try entry.kernel(context)
+                if let epilogue = epilogues[node.outputs[0]], !outputs.isEmpty {
+                    try epilogue.apply(to: &outputs[0], inputs: inputs, node: node, opset: opset, threads: threads)
+                }
             } catch let e as InterpreterError {
                 throw e
             } catch {
