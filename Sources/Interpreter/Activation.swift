@@ -49,7 +49,7 @@ enum Activation: Sendable, Equatable {
         case .clip(let lo, let hi): min(max(x, lo), hi)
         case .hardSwish: x * max(0, min(1, x / 6 + 0.5))
         case .hardSigmoid(let alpha, let beta): max(0, min(1, alpha * x + beta))
-        case .sigmoid: x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x))
+        case .sigmoid: Self.sigmoid(x)
         case .leakyRelu(let alpha): Float(Double(x) < 0 ? alpha * Double(x) : Double(x))
         case .tanh: tanhf(x)
         }
@@ -58,12 +58,66 @@ enum Activation: Sendable, Equatable {
     /// y[i] = f(x[i]) for i in 0..<n (x may be y). One loop per case, so
     /// each vectorizes.
     func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        // In place through one pointer: the vectorizer's overlap check would
+        // send x == y to its scalar loop.
+        if x == UnsafePointer(y) { return apply(y, n) }
         switch self {
         case .relu: for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
         case .clip(let lo, let hi): for i in 0..<n { y[i] = min(max(x[i], lo), hi) }
         case .hardSwish: for i in 0..<n { y[i] = x[i] * max(0, min(1, x[i] / 6 + 0.5)) }
         case .hardSigmoid(let alpha, let beta): for i in 0..<n { y[i] = max(0, min(1, alpha * x[i] + beta)) }
+        case .sigmoid: Self.sigmoid(x, y, n)
         default: for i in 0..<n { y[i] = self(x[i]) }
+        }
+    }
+
+    /// p[i] = f(p[i]) for i in 0..<n.
+    func apply(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch self {
+        case .relu: for i in 0..<n { p[i] = p[i] > 0 ? p[i] : 0 }
+        case .clip(let lo, let hi): for i in 0..<n { p[i] = min(max(p[i], lo), hi) }
+        case .hardSwish: for i in 0..<n { p[i] = p[i] * max(0, min(1, p[i] / 6 + 0.5)) }
+        case .hardSigmoid(let alpha, let beta): for i in 0..<n { p[i] = max(0, min(1, alpha * p[i] + beta)) }
+        case .sigmoid: Self.sigmoid(p, p, n)
+        default: for i in 0..<n { p[i] = self(p[i]) }
+        }
+    }
+
+    // MARK: - Sigmoid
+
+    /// 1 / (1 + e^−x) within a few ulp, saturating to 0 and 1, in plain
+    /// float operations the compiler vectorizes (libm's expf is a call per
+    /// element): e^v for v = −x clamped to [−87.3, 88] is 2^n · e^r with
+    /// n = round(v / ln 2) and |r| ≤ ln 2 / 2, e^r by the Cephes expf
+    /// polynomial (about 1 ulp), 2^n through the exponent bits.
+    @inline(__always)
+    static func sigmoid(_ x: Float) -> Float {
+        var v = -x
+        v = v < -87.336_54 ? -87.336_54 : v
+        v = v > 88 ? 88 : v
+        // Round v / ln 2 by adding 1.5·2^23: n then sits in t's low mantissa bits.
+        let magic: Float = 12_582_912
+        let t = v * 1.442_695_040_888_963_4 + magic
+        let n = t - magic
+        var r = v - n * 0.693_359_375
+        r = r - n * -2.121_944_4e-4
+        var p: Float = 1.987_569_150_0e-4
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * (r * r) + r + 1
+        let exponent = (Int32(bitPattern: t.bitPattern) &- Int32(bitPattern: magic.bitPattern) &+ 127) &<< 23
+        let e = p * Float(bitPattern: UInt32(bitPattern: exponent))
+        return 1 / (1 + e)
+    }
+
+    static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        if x == UnsafePointer(y) {
+            for i in 0..<n { y[i] = sigmoid(y[i]) }
+        } else {
+            for i in 0..<n { y[i] = sigmoid(x[i]) }
         }
     }
 

@@ -350,7 +350,7 @@ struct Epilogue: @unchecked Sendable {
                 let src = r + offset
                 for i in 0..<count { row[i] = row[i] + src[i] }
             case .activation(let f):
-                f.map(row, row, count)
+                f.apply(row, count)
             }
         }
     }
