@@ -228,7 +228,7 @@ struct Epilogue: @unchecked Sendable {
     init(headOutput: String) { self.headOutput = headOutput }
 
     /// One step with its constants resolved for an output of a given shape.
-    private indirect enum Resolved {
+    fileprivate indirect enum Resolved {
         case scale(UnsafePointer<Float>, perChannel: Bool)
         case shift(UnsafePointer<Float>, perChannel: Bool, negate: Bool)
         case divide(UnsafePointer<Float>, perChannel: Bool)
@@ -243,29 +243,13 @@ struct Epilogue: @unchecked Sendable {
     /// otherwise by the fused nodes' own kernels. Either way the result is
     /// the one the nodes compute.
     func apply(to y: inout RTensor, inputs: [RTensor?], node: Node, opset: Int64, threads: Int) throws {
-        if let resolved = resolve(steps, for: y, inputs: inputs) {
+        if let plan = plan(for: y, inputs: inputs) {
             if !isKnownUniquelyReferenced(&y.buffer) {
                 let copy = RTensor(type: y.type, shape: y.shape)
                 copy.buffer.pointer.copyMemory(from: y.buffer.pointer, byteCount: y.byteCount)
                 y = copy
             }
-            let channels = y.rank >= 2 ? y.shape[1] : 1
-            let inner = y.rank >= 2 ? y.shape[2...].reduce(1, *) : y.count
-            let planes = inner == 0 ? 0 : y.count / inner
-            let p = y.pointer(Float.self)
-            Parallel.forEach(planes, threads: threads, minimumChunk: max(1, (1 << 15) / max(inner, 1))) { r in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Self.block)
-                defer { scratch.deallocate() }
-                for plane in r {
-                    var lo = 0
-                    while lo < inner {
-                        let n = min(Self.block, inner - lo)
-                        Self.run(resolved, on: p + plane * inner + lo, offset: plane * inner + lo, count: n,
-                                 channel: plane % channels, scratch: scratch)
-                        lo += n
-                    }
-                }
-            }
+            plan.runAll(y.buffer.pointer, threads: threads)
             return
         }
         // The general path: the fused nodes one after another.
@@ -284,6 +268,29 @@ struct Epilogue: @unchecked Sendable {
 
     /// Elements per block: a gate's scratch, and the stretch every step runs over while it is in cache.
     static let block = 2048
+
+    /// The fast path for an output `y`, or nil when it does not apply.
+    func plan(for y: RTensor, inputs: [RTensor?]) -> EpiloguePlan? {
+        guard let steps = resolve(steps, for: y, inputs: inputs) else { return nil }
+        let channels = y.rank >= 2 ? y.shape[1] : 1
+        let inner = y.rank >= 2 ? y.shape[2...].reduce(1, *) : y.count
+        let perChannel = Self.perChannel(steps)
+        // Per-channel values on tiny planes (a MatMul's bias per column) would
+        // cost a step per element: the nodes' own kernels do better.
+        if perChannel && inner < 16 { return nil }
+        return EpiloguePlan(steps: steps, perChannel: perChannel, count: y.count, planes: inner == 0 ? 0 : y.count / inner, channels: channels, inner: inner)
+    }
+
+    /// Whether a step reads one value per channel.
+    fileprivate static func perChannel(_ steps: [Resolved]) -> Bool {
+        steps.contains {
+            switch $0 {
+            case .scale(_, let per), .shift(_, let per, _), .divide(_, let per): per
+            case .gate(let inner): perChannel(inner)
+            case .residual, .activation: false
+            }
+        }
+    }
 
     /// Steps with their data pointers, or nil when the fast path does not apply.
     private func resolve(_ steps: [Step], for y: RTensor, inputs: [RTensor?]) -> [Resolved]? {
@@ -324,7 +331,7 @@ struct Epilogue: @unchecked Sendable {
 
     /// Runs the steps in place on `count` elements of one channel plane, at
     /// element `offset` of the output (residuals are read at the same offset).
-    private static func run(_ steps: [Resolved], on row: UnsafeMutablePointer<Float>, offset: Int, count: Int,
+    fileprivate static func run(_ steps: [Resolved], on row: UnsafeMutablePointer<Float>, offset: Int, count: Int,
                             channel: Int, scratch: UnsafeMutablePointer<Float>) {
         for s in steps {
             switch s {
@@ -353,5 +360,75 @@ struct Epilogue: @unchecked Sendable {
                 f.apply(row, count)
             }
         }
+    }
+}
+
+/// An epilogue resolved for one float32 output [N, C, inner...] (N·C planes of
+/// `inner` elements). A kernel that writes its output in blocks runs it on
+/// each block while the block is in cache; steps are elementwise, so the
+/// result does not depend on the blocks.
+struct EpiloguePlan: @unchecked Sendable {
+    fileprivate let steps: [Epilogue.Resolved]
+    /// Whether a step reads per-channel values (else elements are interchangeable).
+    let perChannel: Bool
+    let count: Int, planes: Int, channels: Int, inner: Int
+
+    /// Runs the epilogue in place on elements `columns` of plane `plane` of y.
+    func run(_ y: UnsafeMutableRawPointer, plane: Int, columns: Range<Int>) {
+        let p = y.assumingMemoryBound(to: Float.self)
+        let base = plane * inner, channel = plane % channels
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Epilogue.block) { scratch in
+            var lo = columns.lowerBound
+            while lo < columns.upperBound {
+                let n = min(Epilogue.block, columns.upperBound - lo)
+                Epilogue.run(steps, on: p + base + lo, offset: base + lo, count: n, channel: channel, scratch: scratch.baseAddress!)
+                lo += n
+            }
+        }
+    }
+
+    /// Runs the epilogue on whole planes `planes` of y.
+    func run(_ y: UnsafeMutableRawPointer, planes: Range<Int>) {
+        if perChannel {
+            for plane in planes { run(y, plane: plane, columns: 0..<inner) }
+        } else {
+            // One stretch: no step cares which channel an element is in.
+            run(y, plane: 0, columns: planes.lowerBound * inner..<planes.upperBound * inner)
+        }
+    }
+
+    /// Runs the epilogue on all of y, split across threads.
+    func runAll(_ y: UnsafeMutableRawPointer, threads: Int) {
+        if perChannel {
+            Parallel.forEach(planes, threads: threads, minimumChunk: max(1, (1 << 15) / max(inner, 1))) { r in
+                for plane in r { run(y, plane: plane, columns: 0..<inner) }
+            }
+        } else {
+            let blocks = (count + Epilogue.block - 1) / Epilogue.block
+            Parallel.forEach(blocks, threads: threads, minimumChunk: 16) { r in
+                run(y, plane: 0, columns: r.lowerBound * Epilogue.block..<min(count, r.upperBound * Epilogue.block))
+            }
+        }
+    }
+}
+
+/// Offers a node's epilogue to its kernel (``KernelContext/epilogue``): a
+/// kernel that takes the plan for its (float32, freshly allocated) output
+/// must run it over every element; otherwise the interpreter applies the
+/// epilogue after the kernel.
+final class EpilogueHook: @unchecked Sendable {
+    let epilogue: Epilogue
+    let inputs: [RTensor?]
+    private(set) var taken = false
+
+    init(_ epilogue: Epilogue, inputs: [RTensor?]) {
+        self.epilogue = epilogue
+        self.inputs = inputs
+    }
+
+    func plan(for y: RTensor) -> EpiloguePlan? {
+        guard !taken, let plan = epilogue.plan(for: y, inputs: inputs) else { return nil }
+        taken = true
+        return plan
     }
 }

@@ -231,17 +231,19 @@ public final class Interpreter: @unchecked Sendable {
             }
             let entry = OpRegistry.entry(for: node)!
             let currentScope = scope
-            let context = KernelContext(node: node, opset: opset, inputs: inputs, runSubgraph: { [unowned self] sub, args in
+            let epilogue = epilogues[node.outputs.first ?? ""]
+            var context = KernelContext(node: node, opset: opset, inputs: inputs, runSubgraph: { [unowned self] sub, args in
                 let inner = Scope(parent: currentScope)
                 for (v, t) in zip(sub.inputs, args) { inner.values[v.name] = t }
                 for (name, t) in sub.initializers { inner.values[name] = RTensor(t) }
                 var subMemory = MemoryTracker()
                 return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory, epilogues: [:])
             }, threads: threads)
+            context.epilogue = epilogue.map { EpilogueHook($0, inputs: inputs) }
             var outputs: [RTensor]
             do {
                 outputs = try entry.kernel(context)
-                if let epilogue = epilogues[node.outputs[0]], !outputs.isEmpty {
+                if let epilogue, context.epilogue?.taken != true, !outputs.isEmpty {
                     try epilogue.apply(to: &outputs[0], inputs: inputs, node: node, opset: opset, threads: threads)
                 }
             } catch let e as InterpreterError {
