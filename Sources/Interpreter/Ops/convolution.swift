@@ -97,6 +97,30 @@ extension Ops {
             // A 1x1 kernel with stride 1 and no padding reads X itself as the column matrix.
             let pointwise = g.kernel.allSatisfy { $0 == 1 } && g.strides.allSatisfy { $0 == 1 }
                 && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
+            let jobs = n * group
+            if jobs > 1 && (pointwise || kDim * outSize <= 1 << 16) {
+                // Several images or groups (grouped 1x1 convolutions,
+                // ShuffleNet's): whole products split across threads, each
+                // finished by the epilogue while it is in cache. A product
+                // splits into the same blocks on any thread, so results do
+                // not depend on the thread count.
+                Parallel.forEach(jobs, threads: threads) { r in
+                    let col: UnsafeMutablePointer<T>? = pointwise ? nil : .allocate(capacity: max(kDim * outSize, 1))
+                    defer { col?.deallocate() }
+                    for job in r {
+                        let img = job / group, grp = job % group
+                        let yg = py + (img * m + grp * mg) * outSize
+                        let xg = px + (img * c + grp * cg) * inSize
+                        if let col { Im2col.im2col(xg, channels: cg, g, col: col, threads: 1) }
+                        fillBias(yg, group: grp, columns: 0..<outSize)
+                        T.gemm(transA: false, transB: false, m: mg, n: outSize, k: kDim, alpha: 1,
+                               a: pw + grp * mg * kDim, lda: kDim, b: col.map { UnsafePointer($0) } ?? xg, ldb: outSize,
+                               beta: beta, c: yg, ldc: outSize, threads: 1)
+                        plan?.run(py, planes: img * m + grp * mg..<img * m + (grp + 1) * mg)
+                    }
+                }
+                return
+            }
             if pointwise, let plan {
                 // The product's blocks, each finished by the epilogue on the thread that computed it.
                 for img in 0..<n {
@@ -137,7 +161,6 @@ extension Ops {
             // thread builds a tile's columns and multiplies it while it is in cache.
             let target = max(128, (1 << 16) / max(kDim, 1), mg)
             var tiles = max(1, (outSize + target - 1) / target)
-            let jobs = n * group
             if tiles == 1 {
                 // Small images (usually with many channels): whole column
                 // matrix, and the product split across threads.
