@@ -9,6 +9,7 @@ import IR
 enum Activation: Sendable, Equatable {
     case relu
     case clip(low: Float, high: Float)
+    /// x·max(0, min(1, x/6 + 1/2)), with α = 1/6 multiplied as the ONNX definition writes it.
     case hardSwish
     case hardSigmoid(alpha: Float, beta: Float)
     case sigmoid
@@ -47,7 +48,7 @@ enum Activation: Sendable, Equatable {
         switch self {
         case .relu: x > 0 ? x : 0
         case .clip(let lo, let hi): min(max(x, lo), hi)
-        case .hardSwish: x * max(0, min(1, x / 6 + 0.5))
+        case .hardSwish: x * max(0, min(1, x * (1 / 6) + 0.5))
         case .hardSigmoid(let alpha, let beta): max(0, min(1, alpha * x + beta))
         case .sigmoid: Self.sigmoid(x)
         case .leakyRelu(let alpha): Float(Double(x) < 0 ? alpha * Double(x) : Double(x))
@@ -64,7 +65,7 @@ enum Activation: Sendable, Equatable {
         switch self {
         case .relu: for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
         case .clip(let lo, let hi): for i in 0..<n { y[i] = min(max(x[i], lo), hi) }
-        case .hardSwish: for i in 0..<n { y[i] = x[i] * max(0, min(1, x[i] / 6 + 0.5)) }
+        case .hardSwish: for i in 0..<n { y[i] = x[i] * max(0, min(1, x[i] * (1 / 6) + 0.5)) }
         case .hardSigmoid(let alpha, let beta): for i in 0..<n { y[i] = max(0, min(1, alpha * x[i] + beta)) }
         case .sigmoid: Self.sigmoid(x, y, n)
         default: for i in 0..<n { y[i] = self(x[i]) }
@@ -76,7 +77,7 @@ enum Activation: Sendable, Equatable {
         switch self {
         case .relu: for i in 0..<n { p[i] = p[i] > 0 ? p[i] : 0 }
         case .clip(let lo, let hi): for i in 0..<n { p[i] = min(max(p[i], lo), hi) }
-        case .hardSwish: for i in 0..<n { p[i] = p[i] * max(0, min(1, p[i] / 6 + 0.5)) }
+        case .hardSwish: for i in 0..<n { p[i] = p[i] * max(0, min(1, p[i] * (1 / 6) + 0.5)) }
         case .hardSigmoid(let alpha, let beta): for i in 0..<n { p[i] = max(0, min(1, alpha * p[i] + beta)) }
         case .sigmoid: Self.sigmoid(p, p, n)
         default: for i in 0..<n { p[i] = self(p[i]) }
