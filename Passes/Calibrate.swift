@@ -77,7 +77,7 @@ public struct Calibrate: Pass {
     func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
         let interpreter: Interpreter
-        // Unfused: every value of the model must be seen.
+        // Every value of the model is observed: no fused graph needed.
         do { interpreter = try Interpreter(model: model, threads: context.threads, fuse: false) } catch { throw fail("\(error)") }
         var stats: [String: TensorStatistics] = [:]
         let limit = maxSamples > 0 ? maxSamples : Int.max

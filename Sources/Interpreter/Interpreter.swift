@@ -11,10 +11,11 @@ import IR
 /// live intermediate bytes is reported. An ``Observer`` sees every value as it
 /// is produced and may replace it (fake quantization does).
 ///
-/// By default the model is fused at load (``Fusion``: batch norms folded into
-/// convolutions, elementwise chains run as a convolution's epilogue); the
-/// values fused away are then never produced, so an observer that must see
-/// every value of the model (calibration) loads it with `fuse: false`.
+/// By default the model is also fused at load (``Fusion``: batch norms folded
+/// into convolutions, elementwise chains run as a convolution's epilogue),
+/// and runs without an observer use the fused graph. A run with an observer
+/// uses the model's own graph, so the observer sees (and may replace) every
+/// value, unless it asks for `.fusedNodes` (profiling).
 public final class Interpreter: @unchecked Sendable {
     /// Called with each value a node produces; may replace it in place.
     public typealias Observer = (_ value: String, _ node: Node, _ tensor: inout RTensor) throws -> Void
@@ -25,8 +26,18 @@ public final class Interpreter: @unchecked Sendable {
     public var threads: Int
     private var graph: Graph
     private var initializers: [String: RTensor] = [:]
-    /// Work fused after nodes of the top-level graph, by the node's output.
-    private var epilogues: [String: Epilogue] = [:]
+    /// The fused graph, the constants it reads and the work fused after its
+    /// nodes (by the node's output); nil when loaded with `fuse: false`.
+    private var fused: (graph: Graph, initializers: [String: RTensor], epilogues: [String: Epilogue])?
+
+    /// Which graph a run with an observer executes.
+    public enum Observation: Sendable {
+        /// The model's own nodes: the observer sees every value.
+        case everyValue
+        /// The fused graph (what runs without an observer): the observer sees
+        /// the nodes that remain, each fused node once with its chain's last value.
+        case fusedNodes
+    }
     /// Peak bytes of intermediate values alive at once in the last run.
     public private(set) var peakActivationBytes = 0
 
@@ -51,21 +62,23 @@ public final class Interpreter: @unchecked Sendable {
         Set(initializers.keys).subtracting(model.irVersion < 4 ? [] : Set(graph.inputs.map(\.name)))
     }
 
-    /// Applies ``Fusion`` to the top-level graph and drops the constants no
-    /// node reads any more (weights replaced by folded ones).
+    /// Builds the fused graph (``Fusion`` on the top-level graph), with the
+    /// constants it reads (weights replaced by folded ones are left out).
     private func fuse() {
         let names = constantNames
         var fusion = Fusion(graph: graph, constants: initializers.filter { names.contains($0.key) }, opset: opset)
         fusion.run()
-        graph.nodes = fusion.nodes
-        epilogues = fusion.epilogues
-        for (name, t) in fusion.constants where initializers[name] == nil { initializers[name] = t }
-        var read = Set(graph.inputs.map(\.name)).union(graph.outputs.map(\.name))
-        for n in graph.nodes {
+        var g = graph
+        g.nodes = fusion.nodes
+        var values = initializers
+        for (name, t) in fusion.constants where values[name] == nil { values[name] = t }
+        var read = Set(g.inputs.map(\.name)).union(g.outputs.map(\.name))
+        for n in g.nodes {
             read.formUnion(n.inputs)
             for (_, sub) in n.subgraphs { read.formUnion(sub.freeVariables()) }
         }
-        for name in Array(initializers.keys) where !read.contains(name) { initializers[name] = nil }
+        for name in Array(values.keys) where !read.contains(name) { values[name] = nil }
+        fused = (g, values, fusion.epilogues)
     }
 
     /// Evaluates, once, the nodes that depend on no graph input (weights built
@@ -128,7 +141,8 @@ public final class Interpreter: @unchecked Sendable {
 
     /// Runs the model. Inputs are checked against the declared types (symbolic
     /// dims must agree across inputs) before any compute.
-    public func run(inputs given: [String: RTensor], observer: Observer? = nil) throws(InterpreterError) -> [String: RTensor] {
+    public func run(inputs given: [String: RTensor], observer: Observer? = nil,
+                    observing: Observation = .everyValue) throws(InterpreterError) -> [String: RTensor] {
         let expected = graph.runtimeInputs
         for name in given.keys.sorted() where !expected.contains(where: { $0.name == name }) {
             if graph.initializers[name] == nil { throw .unknownInput(name: name, inputs: expected.map(\.name)) }
@@ -145,11 +159,13 @@ public final class Interpreter: @unchecked Sendable {
         }
         // Initializers that are also graph inputs may be overridden by the caller.
         let scope = Scope(parent: nil)
-        for (name, t) in initializers { scope.values[name] = t }
+        let chosen = observer == nil || observing == .fusedNodes ? fused : nil
+        for (name, t) in chosen?.initializers ?? initializers { scope.values[name] = t }
         for (v, t) in zip(expected, feeds) { scope.values[v.name] = t }
         for v in graph.inputs where given[v.name] != nil { scope.values[v.name] = given[v.name] }
         var memory = MemoryTracker()
-        let outputs = try execute(graph, scope: scope, observer: observer, memory: &memory, epilogues: epilogues)
+        let outputs = try execute(chosen?.graph ?? graph, scope: scope, observer: observer, memory: &memory,
+                                  epilogues: chosen?.epilogues ?? [:])
         peakActivationBytes = memory.peak
         return Dictionary(uniqueKeysWithValues: zip(graph.outputs.map(\.name), outputs))
     }

@@ -84,6 +84,18 @@ final class FusionTests: XCTestCase {
         assertClose(fused["y"], plain["y"], tolerance: 1e-5)
     }
 
+    func testObserverSeesEveryValueUnlessItAsksForTheFusedGraph() throws {
+        let i = try Interpreter(model: model(), threads: 2)
+        let x = ["x": RTensor(floats: K.random(2 * 4 * 5 * 6, seed: 9).map { $0 * 4 }, shape: [2, 4, 5, 6])]
+        var all: [String] = [], fused: [String] = []
+        let viaObserver = try i.run(inputs: x) { name, _, _ in all.append(name) }
+        _ = try i.run(inputs: x, observer: { name, _, _ in fused.append(name) }, observing: .fusedNodes)
+        XCTAssertEqual(all, ["c", "b", "a", "cl", "m", "d", "s", "t", "u", "r", "v", "y"])
+        XCTAssertEqual(fused, ["r", "y"])
+        // Observed runs use the model's own graph: the same values as an unfused interpreter.
+        XCTAssertEqual(viaObserver["y"]?.array(Float.self), try run(model(), fuse: false, threads: 2)["y"]?.array(Float.self))
+    }
+
     func testGraphOutputsAreNotFusedAway() throws {
         let m = model(exposeMiddle: true)
         let fused = try run(m, fuse: true, threads: 2), plain = try run(m, fuse: false, threads: 2)
