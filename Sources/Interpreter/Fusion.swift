@@ -8,12 +8,15 @@ import IR
 ///     arithmetic as the fold-batchnorm pass; results change by rounding only);
 ///  2. a chain of elementwise nodes after a Conv, ConvTranspose, Gemm, MatMul,
 ///     BatchNormalization or Add (each node the only reader of the previous
-///     one's output) becomes that node's ``Epilogue``: per-channel Mul/Add/Sub
-///     by constants, Add/Sum of a same-shaped tensor (a residual), and the
-///     activations of ``Activation``. The fused node runs where the chain's
-///     last node was, reads the chain's other inputs as extra inputs and
-///     produces its output; the epilogue computes exactly what the nodes did,
-///     in one pass over the output while it is in cache.
+///     one's output) becomes that node's ``Epilogue``: Mul/Add/Sub/Div by
+///     scalar or per-channel constants, Add/Sum of a same-shaped tensor (a
+///     residual), the activations of ``Activation``, and gates y·g(y) where g
+///     is such a chain read only by that Mul (SiLU y·sigmoid(y), HardSwish
+///     written out as y·clip(y + 3, 0, 6)). The fused node runs where the
+///     chain's last node was, reads the chain's other inputs as extra inputs
+///     and produces its output; the epilogue computes exactly what the nodes
+///     did, in one pass over the output (Conv and BatchNormalization run it on
+///     each block they write, while it is in cache).
 ///
 /// Values that are graph outputs, or read by a subgraph, are never fused away.
 struct Fusion {
