@@ -97,7 +97,8 @@ public struct Calibrate: Pass {
     func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
         let interpreter: Interpreter
-        do { interpreter = try Interpreter(model: model, threads: context.threads) } catch { throw fail("\(error)") }
+        // Every value of the model is observed: no fused graph needed.
+        do { interpreter = try Interpreter(model: model, threads: context.threads, fuse: false) } catch { throw fail("\(error)") }
         var stats: [String: TensorStatistics] = [:]
         let limit = maxSamples > 0 ? maxSamples : Int.max
         var done = 0

@@ -10,6 +10,12 @@ import IR
 /// Each intermediate buffer is released after its last use, and the peak of
 /// live intermediate bytes is reported. An ``Observer`` sees every value as it
 /// is produced and may replace it (fake quantization does).
+///
+/// By default the model is also fused at load (``Fusion``: batch norms folded
+/// into convolutions, elementwise chains run as a convolution's epilogue),
+/// and runs without an observer use the fused graph. A run with an observer
+/// uses the model's own graph, so the observer sees (and may replace) every
+/// value, unless it asks for `.fusedNodes` (profiling).
 public final class Interpreter: @unchecked Sendable {
     /// Called with each value a node produces; may replace it in place.
     public typealias Observer = (_ value: String, _ node: Node, _ tensor: inout RTensor) throws -> Void
@@ -20,12 +26,24 @@ public final class Interpreter: @unchecked Sendable {
     public var threads: Int
     private var graph: Graph
     private var initializers: [String: RTensor] = [:]
+    /// The fused graph, the constants it reads and the work fused after its
+    /// nodes (by the node's output); nil when loaded with `fuse: false`.
+    private var fused: (graph: Graph, initializers: [String: RTensor], epilogues: [String: Epilogue])?
+
+    /// Which graph a run with an observer executes.
+    public enum Observation: Sendable {
+        /// The model's own nodes: the observer sees every value.
+        case everyValue
+        /// The fused graph (what runs without an observer): the observer sees
+        /// the nodes that remain, each fused node once with its chain's last value.
+        case fusedNodes
+    }
     /// Peak bytes of intermediate values alive at once in the last run.
     public private(set) var peakActivationBytes = 0
 
     /// Prepares `model`: normalizes old opset forms and checks that every
-    /// operator, in every subgraph, has a kernel.
-    public init(model: Model, threads: Int = Parallel.defaultThreads) throws(InterpreterError) {
+    /// operator, in every subgraph, has a kernel; then, with `fuse`, fuses it.
+    public init(model: Model, threads: Int = Parallel.defaultThreads, fuse: Bool = true) throws(InterpreterError) {
         self.model = model
         self.threads = threads
         opset = model.opsetVersion(domain: "") ?? 1
@@ -34,6 +52,33 @@ public final class Interpreter: @unchecked Sendable {
         graph = g
         for (name, t) in g.initializers { initializers[name] = RTensor(t) }
         foldConstants()
+        if fuse { self.fuse() }
+    }
+
+    /// Initializers a caller cannot override.
+    private var constantNames: Set<String> {
+        // Before IR version 4 every initializer had to be listed as a graph input,
+        // so only from version 4 on does such a listing make it overridable.
+        Set(initializers.keys).subtracting(model.irVersion < 4 ? [] : Set(graph.inputs.map(\.name)))
+    }
+
+    /// Builds the fused graph (``Fusion`` on the top-level graph), with the
+    /// constants it reads (weights replaced by folded ones are left out).
+    private func fuse() {
+        let names = constantNames
+        var fusion = Fusion(graph: graph, constants: initializers.filter { names.contains($0.key) }, opset: opset)
+        fusion.run()
+        var g = graph
+        g.nodes = fusion.nodes
+        var values = initializers
+        for (name, t) in fusion.constants where values[name] == nil { values[name] = t }
+        var read = Set(g.inputs.map(\.name)).union(g.outputs.map(\.name))
+        for n in g.nodes {
+            read.formUnion(n.inputs)
+            for (_, sub) in n.subgraphs { read.formUnion(sub.freeVariables()) }
+        }
+        for name in Array(values.keys) where !read.contains(name) { values[name] = nil }
+        fused = (g, values, fusion.epilogues)
     }
 
     /// Evaluates, once, the nodes that depend on no graph input (weights built
@@ -96,7 +141,8 @@ public final class Interpreter: @unchecked Sendable {
 
     /// Runs the model. Inputs are checked against the declared types (symbolic
     /// dims must agree across inputs) before any compute.
-    public func run(inputs given: [String: RTensor], observer: Observer? = nil) throws(InterpreterError) -> [String: RTensor] {
+    public func run(inputs given: [String: RTensor], observer: Observer? = nil,
+                    observing: Observation = .everyValue) throws(InterpreterError) -> [String: RTensor] {
         let expected = graph.runtimeInputs
         for name in given.keys.sorted() where !expected.contains(where: { $0.name == name }) {
             if graph.initializers[name] == nil { throw .unknownInput(name: name, inputs: expected.map(\.name)) }
@@ -113,11 +159,13 @@ public final class Interpreter: @unchecked Sendable {
         }
         // Initializers that are also graph inputs may be overridden by the caller.
         let scope = Scope(parent: nil)
-        for (name, t) in initializers { scope.values[name] = t }
+        let chosen = observer == nil || observing == .fusedNodes ? fused : nil
+        for (name, t) in chosen?.initializers ?? initializers { scope.values[name] = t }
         for (v, t) in zip(expected, feeds) { scope.values[v.name] = t }
         for v in graph.inputs where given[v.name] != nil { scope.values[v.name] = given[v.name] }
         var memory = MemoryTracker()
-        let outputs = try execute(graph, scope: scope, observer: observer, memory: &memory)
+        let outputs = try execute(chosen?.graph ?? graph, scope: scope, observer: observer, memory: &memory,
+                                  epilogues: chosen?.epilogues ?? [:])
         peakActivationBytes = memory.peak
         return Dictionary(uniqueKeysWithValues: zip(graph.outputs.map(\.name), outputs))
     }
@@ -181,7 +229,8 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs the nodes of `g` in `scope` and returns its outputs.
-    private func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker) throws(InterpreterError) -> [RTensor] {
+    private func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker,
+                         epilogues: [String: Epilogue]) throws(InterpreterError) -> [RTensor] {
         // Last node reading each value produced here; graph outputs stay alive.
         var lastUse: [String: Int] = [:]
         for (i, n) in g.nodes.enumerated() {
@@ -198,16 +247,21 @@ public final class Interpreter: @unchecked Sendable {
             }
             let entry = OpRegistry.entry(for: node)!
             let currentScope = scope
-            let context = KernelContext(node: node, opset: opset, inputs: inputs, runSubgraph: { [unowned self] sub, args in
+            let epilogue = epilogues[node.outputs.first ?? ""]
+            var context = KernelContext(node: node, opset: opset, inputs: inputs, runSubgraph: { [unowned self] sub, args in
                 let inner = Scope(parent: currentScope)
                 for (v, t) in zip(sub.inputs, args) { inner.values[v.name] = t }
                 for (name, t) in sub.initializers { inner.values[name] = RTensor(t) }
                 var subMemory = MemoryTracker()
-                return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory)
+                return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory, epilogues: [:])
             }, threads: threads)
+            context.epilogue = epilogue.map { EpilogueHook($0, inputs: inputs) }
             var outputs: [RTensor]
             do {
                 outputs = try entry.kernel(context)
+                if let epilogue, context.epilogue?.taken != true, !outputs.isEmpty {
+                    try epilogue.apply(to: &outputs[0], inputs: inputs, node: node, opset: opset, threads: threads)
+                }
             } catch let e as InterpreterError {
                 throw e
             } catch {

@@ -81,6 +81,9 @@ public struct KernelContext {
     public let inputs: [RTensor?]
     let runSubgraph: (Graph, [RTensor]) throws -> [RTensor]
     public let threads: Int
+    /// The work fused after this node at load, which the kernel may do
+    /// itself while its output is in cache (Conv does).
+    var epilogue: EpilogueHook? = nil
 
     public var inputCount: Int { inputs.count }
 

@@ -1,8 +1,16 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import IR
 
-/// Memory of one runtime tensor, 64-byte aligned. Tensors share a buffer when
-/// an op only changes the shape (Reshape, Squeeze, Identity); kernels never
-/// write into an input's buffer.
+/// Memory of one runtime tensor, from plain malloc (16-byte aligned, which
+/// every kernel and OpenBLAS accept). Tensors share a buffer when an op only
+/// changes the shape (Reshape, Squeeze, Identity); kernels never write into
+/// an input's buffer (a fused epilogue writes into its own node's output).
+///
+/// Not a stricter alignment: with 64-byte aligned allocations the
+/// intermediates of a run kept landing on fresh, page-faulting memory, while
+/// plain malloc reuses the memory of values freed earlier in the run.
 public final class Buffer: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let byteCount: Int
@@ -12,7 +20,8 @@ public final class Buffer: @unchecked Sendable {
 
     public init(byteCount: Int) {
         self.byteCount = byteCount
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        guard let p = malloc(max(byteCount, 1)) else { fatalError("out of memory allocating \(byteCount) bytes") }
+        pointer = p
         owner = nil
         owned = true
     }
@@ -25,13 +34,13 @@ public final class Buffer: @unchecked Sendable {
             owner = bytes.owner
             owned = false
         } else {
-            pointer = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+            pointer = malloc(1)!
             owner = nil
             owned = true
         }
     }
 
-    deinit { if owned { pointer.deallocate() } }
+    deinit { if owned { free(pointer) } }
 }
 
 /// A tensor while the interpreter runs: element type, shape and memory.

@@ -61,7 +61,7 @@ struct Run: ParsableCommand {
                         lastNode = node.name + key + node.outputs.joined()
                     }
                     last = now
-                } : nil)
+                } : nil, observing: .fusedNodes)
             } catch {
                 fail("\(model): \(error)", .badInput)
             }

@@ -9,7 +9,6 @@ enum Strided {
     static func copy(_ x: RTensor, outShape: [Int], offset: Int, strides: [Int], threads: Int) -> RTensor {
         var out = RTensor(type: x.type, shape: outShape)
         let n = out.count
-        let rank = outShape.count
         if let s = x.strings {
             var result = [String](); result.reserveCapacity(n)
             forEachSource(outShape: outShape, offset: offset, strides: strides, range: 0..<n) { result.append(s[$0]) }
@@ -17,6 +16,20 @@ enum Strided {
             return out
         }
         guard n > 0 else { return out }
+        // The same walk over fewer axes: drop axes of size 1 and merge each
+        // axis into the next where x walks them contiguously (a channel
+        // shuffle's Transpose then copies whole planes).
+        var outShape = outShape, strides = strides
+        for d in stride(from: outShape.count - 1, through: 0, by: -1) where outShape[d] == 1 && outShape.count > 1 {
+            outShape.remove(at: d)
+            strides.remove(at: d)
+        }
+        for d in stride(from: outShape.count - 2, through: 0, by: -1) where strides[d] == strides[d + 1] * outShape[d + 1] {
+            outShape[d + 1] *= outShape[d]
+            outShape.remove(at: d)
+            strides.remove(at: d)
+        }
+        let rank = outShape.count
         let w = RTensor.stride(of: x.type)
         let src = x.buffer.pointer, dst = out.buffer.pointer
         let innerLength = rank == 0 ? 1 : outShape[rank - 1]

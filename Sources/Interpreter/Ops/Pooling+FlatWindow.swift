@@ -75,8 +75,9 @@ extension FlatWindow {
     /// Runs `r` over `planes` output planes of `y` (plane stride oh * ow),
     /// output plane p reading input plane p / `outputsPerInput` of `x` (plane
     /// stride h * w); planes are split across threads.
+    /// `after(plane)`, when given, runs on the thread that finished the plane.
     func run<R: FlatReduction>(_ r: R, planes: Int, x: UnsafePointer<R.T>, y: UnsafeMutablePointer<R.T>,
-                               outputsPerInput: Int = 1, threads: Int) {
+                               outputsPerInput: Int = 1, threads: Int, after: ((Int) -> Void)? = nil) {
         let copy = !direct || r.transformsInput
         let inPlane = h * w, outPlane = oh * ow
         let work = q * kh * kw
@@ -137,6 +138,7 @@ extension FlatWindow {
                 r.accumulate(plane: plane, self, acc: acc, src: base, scratch: acc + q)
                 let dst = y + plane * outPlane
                 for oy in 0..<oh { r.finish(row: oy, acc + oy * ws, into: dst + oy * ow, count: ow) }
+                after?(plane)
             }
         }
     }

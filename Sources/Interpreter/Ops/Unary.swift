@@ -10,10 +10,10 @@ extension Ops {
         float("Log") { log($0) },
         float("Sqrt") { sqrt($0) },
         float("Reciprocal") { 1 / $0 },
-        float("Sigmoid", fast: { $0 >= 0 ? 1 / (1 + expf(-$0)) : expf($0) / (1 + expf($0)) }) {
+        float("Sigmoid", fast: .sigmoid) {
             $0 >= 0 ? 1 / (1 + exp(-$0)) : exp($0) / (1 + exp($0))
         },
-        float("Tanh", fast: { tanhf($0) }) { tanh($0) },
+        float("Tanh", fast: .tanh) { tanh($0) },
         float("Erf") { erf($0) },
         float("Sin") { sin($0) },
         float("Cos") { cos($0) },
@@ -24,23 +24,18 @@ extension Ops {
         // log(1 + e^x) without overflow for large x.
         float("Softplus") { $0 > 0 ? $0 + log1p(exp(-$0)) : log1p(exp($0)) },
         float("Mish") { x in x * tanh(x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))) },
-        float("HardSwish", fast: { $0 * max(0, min(1, $0 / 6 + 0.5)) }) { $0 * max(0, min(1, $0 / 6 + 0.5)) },
+        float("HardSwish", fast: .hardSwish) { $0 * max(0, min(1, $0 / 6 + 0.5)) },
         OpEntry("Relu", shape: ShapeRules.sameAsInput) { ctx in
             let x = try ctx.input(0)
-            if x.type == .float32 {
-                let out = RTensor(type: .float32, shape: x.shape)
-                let src = x.pointer(Float.self), dst = out.pointer(Float.self)
-                Parallel.forEach(x.count, threads: ctx.threads, minimumChunk: 1 << 16) { r in
-                    for i in r { dst[i] = src[i] > 0 ? src[i] : 0 }
-                }
-                return [out]
-            }
+            if x.type == .float32 { return [Activation.relu.map(x, threads: ctx.threads)] }
             if x.type.isFloatingPoint { return [try Elementwise.mapFloat32(x, threads: ctx.threads) { max($0, 0) }] }
             return [try Elementwise.mapNumeric(x, Clamp(low: 0, high: nil))]
         },
-        floatWithContext("LeakyRelu") { ctx in
+        OpEntry("LeakyRelu", shape: ShapeRules.sameAsInput) { ctx in
+            let x = try ctx.input(0)
             let alpha = Double(ctx.float("alpha", 0.01))
-            return { $0 < 0 ? alpha * $0 : $0 }
+            if x.type == .float32 { return [Activation.leakyRelu(alpha: alpha).map(x, threads: ctx.threads)] }
+            return [try Elementwise.mapFloat(x, threads: ctx.threads) { $0 < 0 ? alpha * $0 : $0 }]
         },
         floatWithContext("Elu") { ctx in
             let alpha = Double(ctx.float("alpha", 1))
@@ -56,8 +51,10 @@ extension Ops {
             return { max(0, $0) + min(0, alpha * (exp($0 / alpha) - 1)) }
         },
         OpEntry("HardSigmoid", shape: ShapeRules.sameAsInput) { ctx in
-            let alpha = ctx.float("alpha", 0.2), beta = ctx.float("beta", 0.5)
-            return [try Elementwise.mapFloat32(try ctx.input(0), threads: ctx.threads) { max(0, min(1, alpha * $0 + beta)) }]
+            let x = try ctx.input(0)
+            let f = Activation.hardSigmoid(alpha: ctx.float("alpha", 0.2), beta: ctx.float("beta", 0.5))
+            if x.type == .float32 { return [f.map(x, threads: ctx.threads)] }
+            return [try Elementwise.mapFloat32(x, threads: ctx.threads) { f($0) }]
         },
         floatWithContext("Gelu") { ctx in
             if ctx.string("approximate", "none") == "tanh" {
@@ -81,8 +78,7 @@ extension Ops {
             let low = try ctx.optionalInput(1).map { try scalar($0, "min") }
             let high = try ctx.optionalInput(2).map { try scalar($0, "max") }
             if x.type == .float32 {
-                let lo = Float(low ?? -.infinity), hi = Float(high ?? .infinity)
-                return [try Elementwise.mapFloat32(x, threads: ctx.threads) { min(max($0, lo), hi) }]
+                return [Activation.clip(low: Float(low ?? -.infinity), high: Float(high ?? .infinity)).map(x, threads: ctx.threads)]
             }
             return [try Elementwise.mapNumeric(x, Clamp(low: low, high: high))]
         },
@@ -106,10 +102,10 @@ extension Ops {
 
     /// An op computing `f` on every element of a floating-point input; `fast`,
     /// when given, computes float32 inputs in Float (the hot activations of CNNs).
-    static func float(_ op: String, fast: (@Sendable (Float) -> Float)? = nil, _ f: @escaping @Sendable (Double) -> Double) -> OpEntry {
+    static func float(_ op: String, fast: Activation? = nil, _ f: @escaping @Sendable (Double) -> Double) -> OpEntry {
         OpEntry(op, shape: ShapeRules.sameAsInput) { ctx in
             let x = try ctx.input(0)
-            if let fast, x.type == .float32 { return [try Elementwise.mapFloat32(x, threads: ctx.threads, fast)] }
+            if let fast, x.type == .float32 { return [fast.map(x, threads: ctx.threads)] }
             return [try Elementwise.mapFloat(x, threads: ctx.threads, f)]
         }
     }

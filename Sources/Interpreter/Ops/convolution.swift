@@ -46,7 +46,9 @@ extension Ops {
         if let b, b.shape != [m] { throw OpError("Conv: bias \(b.typeDescription) must be [\(m)]") }
         let g = try WindowGeometry.make(ctx, op: "Conv", input: Array(x.shape[2...]), kernel: kernel)
         let out = RTensor(type: x.type, shape: [n, m] + g.output)
-        let job = ConvJob(x: x, w: w, b: b, out: out, n: n, c: c, m: m, group: group, g: g, threads: ctx.threads)
+        // The fused epilogue runs on each block of the output as it is written.
+        let plan = type == .float32 ? ctx.epilogue?.plan(for: out) : nil
+        let job = ConvJob(x: x, w: w, b: b, out: out, n: n, c: c, m: m, group: group, g: g, threads: ctx.threads, plan: plan)
         if x.type == .float32 { job.run(Float.self) } else { job.run(Double.self) }
         return out.converted(to: type)
     }
@@ -56,6 +58,8 @@ extension Ops {
         let n: Int, c: Int, m: Int, group: Int
         let g: WindowGeometry
         let threads: Int
+        /// Fused epilogue (float32 only), run on output blocks while they are in cache.
+        var plan: EpiloguePlan? = nil
 
         func run<T: GemmScalar & BinaryFloatingPoint>(_: T.Type) {
             let cg = c / group, mg = m / group
@@ -68,7 +72,8 @@ extension Ops {
                 // One input channel per group (depthwise, possibly with a depth
                 // multiplier mg): output plane (image, m) reads input plane (image, m / mg).
                 flat.run(DepthwiseReduction(weights: pw, bias: bias, channels: m), planes: n * m, x: px, y: py,
-                         outputsPerInput: mg, threads: threads)
+                         outputsPerInput: mg, threads: threads,
+                         after: plan.map { plan in { plane in plan.run(py, plane: plane, columns: 0..<outSize) } })
                 return
             }
             if cg == 1 && group > 1 && g.rank == 2 {
@@ -77,6 +82,7 @@ extension Ops {
             }
             if Winograd.applies(g, inputChannels: cg, outputChannels: mg) {
                 winograd(px, pw, bias, py)
+                plan?.runAll(py, threads: threads)
                 return
             }
             let kDim = cg * kSize
@@ -91,6 +97,53 @@ extension Ops {
             // A 1x1 kernel with stride 1 and no padding reads X itself as the column matrix.
             let pointwise = g.kernel.allSatisfy { $0 == 1 } && g.strides.allSatisfy { $0 == 1 }
                 && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
+            let jobs = n * group
+            if jobs > 1 && (pointwise || kDim * outSize <= 1 << 16) {
+                // Several images or groups (grouped 1x1 convolutions,
+                // ShuffleNet's): whole products split across threads, each
+                // finished by the epilogue while it is in cache. A product
+                // splits into the same blocks on any thread, so results do
+                // not depend on the thread count.
+                Parallel.forEach(jobs, threads: threads) { r in
+                    let col: UnsafeMutablePointer<T>? = pointwise ? nil : .allocate(capacity: max(kDim * outSize, 1))
+                    defer { col?.deallocate() }
+                    for job in r {
+                        let img = job / group, grp = job % group
+                        let yg = py + (img * m + grp * mg) * outSize
+                        let xg = px + (img * c + grp * cg) * inSize
+                        if let col { Im2col.im2col(xg, channels: cg, g, col: col, threads: 1) }
+                        fillBias(yg, group: grp, columns: 0..<outSize)
+                        T.gemm(transA: false, transB: false, m: mg, n: outSize, k: kDim, alpha: 1,
+                               a: pw + grp * mg * kDim, lda: kDim, b: col.map { UnsafePointer($0) } ?? xg, ldb: outSize,
+                               beta: beta, c: yg, ldc: outSize, threads: 1)
+                        plan?.run(py, planes: img * m + grp * mg..<img * m + (grp + 1) * mg)
+                    }
+                }
+                return
+            }
+            if pointwise, let plan {
+                // The product's blocks, each finished by the epilogue on the thread that computed it.
+                for img in 0..<n {
+                    for grp in 0..<group {
+                        let yg = py + (img * m + grp * mg) * outSize
+                        let xg = px + (img * c + grp * cg) * inSize, wg = pw + grp * mg * kDim
+                        Blas.split(m: mg, n: outSize, k: kDim, threads: threads) { rows, cols in
+                            for j in rows {
+                                if let bias { (yg + j * outSize + cols.lowerBound).update(repeating: bias[grp * mg + j], count: cols.count) }
+                            }
+                            T.gemm(transA: false, transB: false, m: rows.count, n: cols.count, k: kDim, alpha: 1,
+                                   a: wg + rows.lowerBound * kDim, lda: kDim, b: xg + cols.lowerBound, ldb: outSize,
+                                   beta: beta, c: yg + rows.lowerBound * outSize + cols.lowerBound, ldc: outSize, threads: 1)
+                            if cols.count == outSize {
+                                plan.run(py, planes: img * m + grp * mg + rows.lowerBound..<img * m + grp * mg + rows.upperBound)
+                            } else {
+                                for j in rows { plan.run(py, plane: img * m + grp * mg + j, columns: cols) }
+                            }
+                        }
+                    }
+                }
+                return
+            }
             if pointwise {
                 for img in 0..<n {
                     for grp in 0..<group {
@@ -108,7 +161,6 @@ extension Ops {
             // thread builds a tile's columns and multiplies it while it is in cache.
             let target = max(128, (1 << 16) / max(kDim, 1), mg)
             var tiles = max(1, (outSize + target - 1) / target)
-            let jobs = n * group
             if tiles == 1 {
                 // Small images (usually with many channels): whole column
                 // matrix, and the product split across threads.
@@ -122,6 +174,11 @@ extension Ops {
                         T.gemm(transA: false, transB: false, m: mg, n: outSize, k: kDim, alpha: 1,
                                a: pw + grp * mg * kDim, lda: kDim, b: col, ldb: outSize,
                                beta: beta, c: yg, ldc: outSize, threads: threads)
+                        if let plan {
+                            Parallel.forEach(mg, threads: threads, minimumChunk: max(1, (1 << 15) / max(outSize, 1))) { r in
+                                plan.run(py, planes: img * m + grp * mg + r.lowerBound..<img * m + grp * mg + r.upperBound)
+                            }
+                        }
                     }
                 }
                 return
@@ -145,6 +202,9 @@ extension Ops {
                     T.gemm(transA: false, transB: false, m: mg, n: columns.count, k: kDim, alpha: 1,
                            a: pw + grp * mg * kDim, lda: kDim, b: col, ldb: columns.count,
                            beta: beta, c: yg + columns.lowerBound, ldc: outSize, threads: 1)
+                    if let plan {
+                        for j in 0..<mg { plan.run(py, plane: img * m + grp * mg + j, columns: columns) }
+                    }
                 }
             }
         }
@@ -221,6 +281,7 @@ extension Ops {
                             }
                         }
                     }
+                    plan?.run(py, plane: plane, columns: 0..<oh * ow)
                 }
             }
         }

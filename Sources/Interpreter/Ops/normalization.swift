@@ -165,10 +165,13 @@ extension Ops {
         let b = (0..<c).map { bias[$0] - mean[$0] * a[$0] }
         let out = RTensor(type: .float32, shape: x.shape)
         let src = x.pointer(Float.self), dst = out.pointer(Float.self)
+        // A fused epilogue (DenseNet's Mul, Add, Relu) runs on each plane while it is in cache.
+        let plan = x0.type == .float32 && !training && x.rank >= 2 ? ctx.epilogue?.plan(for: out) : nil
         Parallel.forEach(n * c, threads: ctx.threads, minimumChunk: max(1, 16384 / max(inner, 1))) { r in
             for plane in r {
                 let ch = plane % c, base = plane * inner
                 for i in 0..<inner { dst[base + i] = src[base + i] * a[ch] + b[ch] }
+                plan?.run(dst, plane: plane, columns: 0..<inner)
             }
         }
         var results = [out.converted(to: x0.type)]
