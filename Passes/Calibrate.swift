@@ -163,9 +163,9 @@ public struct Calibrate: Pass {
             for f in s.files {
                 h.add(f)
                 let path = "\(s.folder)/\(f)"
-                if let data = FileManager.default.contents(atPath: path) { h.add(bytes: data) }
+                if let data = FileManager.default.contents(atPath: path) { data.withUnsafeBytes { h.add(bytes: $0) } }
                 else if let sub = try? FileManager.default.contentsOfDirectory(atPath: path) {
-                    for e in sub.sorted() { if let d = FileManager.default.contents(atPath: "\(path)/\(e)") { h.add(e); h.add(bytes: d) } }
+                    for e in sub.sorted() { if let d = FileManager.default.contents(atPath: "\(path)/\(e)") { h.add(e); d.withUnsafeBytes { h.add(bytes: $0) } } }
                 }
             }
         } else {

@@ -26,8 +26,8 @@ public struct TensorStatistics: Sendable, Codable, Equatable {
         switch method {
         case .minmax: ValueRange(low: histogram.minimum, high: histogram.maximum)
         case .movingAverage: ValueRange(low: averageMin ?? 0, high: averageMax ?? 0)
-        case .percentile: RangeSelection.percentile(histogram, percentile)
-        case .entropy, .auto: RangeSelection.entropy(histogram, maxClipped: maxClipped)
+        case .percentile, .auto: RangeSelection.percentile(histogram, percentile)
+        case .entropy: RangeSelection.entropy(histogram, maxClipped: maxClipped)
         case .mse: RangeSelection.mse(histogram)
         }
     }

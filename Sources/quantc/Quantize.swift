@@ -51,7 +51,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Class labels of the test samples (.npy of integers, in sample order), for accuracy.")
     var labels: String?
 
-    @Option(help: "Compare on at most this many test samples (0: all test samples; without --test, 64 calibration samples).")
+    @Option(help: "Compare on at most this many test samples (0: all test samples; without --test, 32 calibration samples).")
     var evalSamples = 0
 
     @Option(help: "Where to write the report (default: OUTPUT with .onnx replaced by .report.json).")
@@ -180,7 +180,7 @@ struct QuantizeCommand: ParsableCommand {
             do {
                 comparison = try ModelComparison.run(float: original, quantized: m, feed: feed, watch: Array(watch.values),
                                                      labels: labelValues, batch: Self.evaluationBatch(inputs),
-                                                     limit: evalSamples > 0 ? evalSamples : (testSource == nil ? 64 : .max), threads: threads)
+                                                     limit: evalSamples > 0 ? evalSamples : (testSource == nil ? 32 : .max), threads: threads)
             } catch {
                 fail("\(model): comparing the quantized model with the float one: \(error)", .badInput)
             }

@@ -29,6 +29,10 @@ final class QuantizeCommandTests: CLITestCase {
             XCTAssertGreaterThan(try XCTUnwrap(w["sqnr_db"] as? Double), 30)
             XCTAssertNotNil((l["activation_error"] as? [String: Any])?["p99"])
         }
+        // The default calibration tries several range sets and says which it kept.
+        let notes = try XCTUnwrap(json["notes"] as? [String])
+        XCTAssertTrue(notes.contains { $0.hasPrefix("calibration ranges chosen by output SQNR on calibration samples: percentile-99.99") }, "\(notes)")
+        XCTAssertTrue((json["calibration"] as? String)?.contains("(chosen by auto) over 600 samples") == true, "\(json["calibration"] ?? "")")
         let acc = try XCTUnwrap(json["accuracy"] as? [String: Any])
         XCTAssertEqual(try XCTUnwrap(acc["float"] as? Double) - (try XCTUnwrap(acc["quantized"] as? Double)), 0, accuracy: 0.005)
         // Same inputs, byte-identical artifacts (also with another thread count).
