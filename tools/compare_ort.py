@@ -74,18 +74,21 @@ def model_paths(key: str):
 
 
 def timed(cmd: list[str], env=None) -> tuple[float, int, str]:
-    """(seconds, peak RSS in bytes, stderr) of one process; raises on failure."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err_chunks = []
-    _, status, usage = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    rc = os.waitstatus_to_exitcode(status)
-    if rc != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({rc}): {err[-2000:]}")
-    return dt, usage.ru_maxrss * 1024, err
+    """(seconds, peak RSS in bytes, stderr) of one process; raises on failure.
+
+    The peak RSS comes from GNU time (`/usr/bin/time -f %M`), which forks the command from
+    its own small process: a child forked straight from this Python process would count
+    this process's memory in its own peak until it execs."""
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss_file:
+        full = ["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file.name, *map(str, cmd)]
+        t0 = time.perf_counter()
+        p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        dt = time.perf_counter() - t0
+        err = p.stderr.decode(errors="replace")
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {err[-2000:]}")
+        rss = int(rss_file.read().strip().splitlines()[-1]) * 1024
+    return dt, rss, err
 
 
 def ort_worker(model: str, calib: str, out: str, method: str, limit: int) -> None:
