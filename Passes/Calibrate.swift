@@ -117,28 +117,13 @@ public struct Calibrate: Pass {
             progress?.update(done)
         }
 
-        if let source = context.samples {
-            for f in 0..<source.files.count where done < limit {
-                let feed: [String: RTensor]
-                do { feed = try source.feed(f) } catch { throw fail("\(error)") }
-                for part in SampleSource.split(feed, into: batch) where done < limit {
-                    let n = part.values.first?.shape.first ?? 1
-                    try runBatch(n > limit - done ? part.mapValues { $0.slice(first: 0..<(limit - done)) } : part)
-                }
-            }
-        } else if let random = context.randomSamples {
-            var rng = SplitMix64(seed: 0xCA11B)
-            while done < min(random, limit) {
-                let n = min(batch, min(random, limit) - done)
-                var feed: [String: RTensor] = [:]
-                for v in interpreter.inputs {
-                    guard let t = v.type?.tensorType else { continue }
-                    var shape = t.shape ?? []
-                    if let first = shape.first, first.value == nil { shape[0] = .fixed(n) }
-                    feed[v.name] = RandomTensor.make(TensorType(t.elementType, shape), rng: &rng)
-                }
-                try runBatch(feed)
-            }
+        let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
+        do {
+            try feed.forEachBatch(inputs: interpreter.inputs, batch: batch, limit: limit) { try runBatch($0) }
+        } catch let e as PassError {
+            throw e
+        } catch {
+            throw fail("\(error)")
         }
         progress?.finish()
         return (stats, done)

@@ -141,6 +141,9 @@ struct QDQBuilder {
         let layers = Dictionary(model.quantization.layers.map { ($0.node, $0) }, uniquingKeysWith: { a, _ in a })
         var weightNodes: [Int: [Node]] = [:]   // DequantizeLinear nodes of constants, by consumer index
         var removed: Set<Int> = []
+        // Of the graph as it was: removing a Relu/Clip only renames a value its single reader
+        // (the removed node) read, so what later nodes look up here stays right.
+        let producers = g.producers(), uses = g.useCounts()
         var i = 0
         while i < model.graph.nodes.count {
             defer { i += 1 }
@@ -151,7 +154,8 @@ struct QDQBuilder {
                 if let layer = layers[node.name], layer.format != .float32 {
                     markOwn(node.inputs[0], context: &context)
                     for o in node.outputs { markOwn(o, context: &context) }
-                    weightNodes[i, default: []] += try weightAndBias(of: node, layer: layer, biasInput: bi, context: &context)
+                    weightNodes[i, default: []] += try weightAndBias(of: node, at: i, layer: layer, biasInput: bi,
+                                                                         weightShared: uses[layer.weight, default: 0] > 1, context: &context)
                     context.count("layers quantized")
                 } else if wi < node.inputs.count, g.initializers[node.inputs[wi]] == nil,
                           g.initializers[node.inputs[0]] == nil {
@@ -179,8 +183,8 @@ struct QDQBuilder {
                 for o in node.outputs { markShared(o, with: first) }
             case .removableActivation:
                 guard let input = node.inputs.first, let inputParams = params[input], let output = node.outputs.first else { continue }
-                if !activations.symmetric, inputParams.owner == input, let p = g.producers()[input], !g.isOutput(input), !g.isOutput(output),
-                   g.useCounts()[input] == 1, model.quantization.ranges[output] != nil, !removed.contains(p) {
+                if !activations.symmetric, inputParams.owner == input, let p = producers[input], !g.isOutput(input), !g.isOutput(output),
+                   uses[input] == 1, model.quantization.ranges[output] != nil, !removed.contains(p) {
                     // The producer writes the activation's output; its quantized range (from
                     // the activation's output, so it starts at ≥ 0 / ends at the Clip bound) clamps.
                     let old = params.removeValue(forKey: input)!
@@ -205,10 +209,10 @@ struct QDQBuilder {
         // Materialize: the pairs after each producer, constants' DequantizeLinear before their consumer.
         var byProducer: [Int: [String]] = [:]
         var atStart: [String] = []
-        var producers: [String: Int] = [:]
-        for (k, n) in model.graph.nodes.enumerated() where !removed.contains(k) { for o in n.outputs { producers[o] = k } }
+        var writers: [String: Int] = [:]
+        for (k, n) in model.graph.nodes.enumerated() where !removed.contains(k) { for o in n.outputs { writers[o] = k } }
         for v in marked {
-            if let p = producers[v] { byProducer[p, default: []].append(v) } else { atStart.append(v) }
+            if let p = writers[v] { byProducer[p, default: []].append(v) } else { atStart.append(v) }
         }
         var nodes: [Node] = []
         var renames: [String: String] = [:]
@@ -237,8 +241,8 @@ struct QDQBuilder {
         model.graph.nodes = nodes
         context.count("activations quantized", marked.count)
         // The float weights, biases and constants now stored as integers.
-        let uses = model.graph.useCounts()
-        for name in replacedConstants where uses[name, default: 0] == 0 {
+        let remaining = model.graph.useCounts()
+        for name in replacedConstants where remaining[name, default: 0] == 0 {
             model.graph.initializers[name] = nil
             if let k = model.graph.inputs.firstIndex(where: { $0.name == name }) { model.graph.inputs.remove(at: k) }
         }
@@ -246,10 +250,9 @@ struct QDQBuilder {
 
     /// DequantizeLinear nodes (and integer initializers) for a quantized layer's
     /// weight and bias; rewires the layer to read them.
-    mutating func weightAndBias(of node: Node, layer: LayerQuantization, biasInput: Int?,
+    mutating func weightAndBias(of node: Node, at index: Int, layer: LayerQuantization, biasInput: Int?, weightShared: Bool,
                                 context: inout PassContext) throws(PassError) -> [Node] {
         guard let w = g.initializers[layer.weight] else { return [] }
-        let index = model.graph.nodes.firstIndex { $0.name == node.name }!
         var out: [Node] = []
         switch layer.format {
         case .float32:
@@ -267,7 +270,7 @@ struct QDQBuilder {
             guard let q = layer.quantized else {
                 throw PassError(pass: InsertQDQ.name, message: "layer '\(layer.node)' has no rounded weights: run 'quantize' (or 'round') before 'insert-qdq'")
             }
-            let base = g.useCounts()[layer.weight, default: 0] > 1 ? "\(layer.weight)_\(layer.node)" : layer.weight
+            let base = weightShared ? "\(layer.weight)_\(layer.node)" : layer.weight
             let qName = unique("\(base)_quantized"), sName = unique("\(base)_scale"), zName = unique("\(base)_zero_point")
             let dqOut = unique("\(base)_DequantizeLinear_Output")
             let type: ElementType = bits == 4 ? .int4 : .int8

@@ -32,21 +32,16 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
     public mutating func add(_ values: UnsafeBufferPointer<Float>, threads: Int = 1) -> (low: Float, high: Float)? {
         let chunks = max(1, min(threads, values.count / 65_536))
         let step = (values.count + chunks - 1) / max(chunks, 1)
-        var lows = [Float](repeating: .infinity, count: chunks), highs = [Float](repeating: -.infinity, count: chunks)
-        var finite = [Int](repeating: 0, count: chunks), zeroCounts = [Int](repeating: 0, count: chunks)
-        lows.withUnsafeMutableBufferPointer { lo in highs.withUnsafeMutableBufferPointer { hi in
-            finite.withUnsafeMutableBufferPointer { fin in zeroCounts.withUnsafeMutableBufferPointer { zc in
-                let (lo, hi, fin, zc) = (lo, hi, fin, zc)
-                Parallel.forEach(chunks, threads: chunks) { r in
-                    for c in r {
-                        (lo[c], hi[c], fin[c], zc[c]) = Self.extremes(values, (c * step)..<min(values.count, (c + 1) * step))
-                    }
-                }
-            } }
-        } }
-        let lo = lows.min()!, hi = highs.max()!
-        let n = finite.reduce(0, +)
-        zeros += Double(zeroCounts.reduce(0, +))
+        var parts = [(low: Float, high: Float, finite: Int, zeros: Int)](repeating: (.infinity, -.infinity, 0, 0), count: chunks)
+        parts.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.forEach(chunks, threads: chunks) { r in
+                for c in r { out[c] = Self.extremes(values, (c * step)..<min(values.count, (c + 1) * step)) }
+            }
+        }
+        let lo = parts.map(\.low).min()!, hi = parts.map(\.high).max()!
+        let n = parts.reduce(0) { $0 + $1.finite }
+        zeros += Double(parts.reduce(0) { $0 + $1.zeros })
         guard n > 0 else { return nil }
         minimum = min(minimum, lo)
         maximum = max(maximum, hi)

@@ -35,6 +35,34 @@ struct Opt: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the transformed model (omit to only print or time).")
     var output: String?
 
+    @OptionGroup var debug: PipelineDebugOptions
+
+    func run() throws {
+        let passes: [any Pass]
+        do {
+            passes = try PassRegistry.pipeline(pipeline)
+        } catch {
+            fail(error.description, .usage)
+        }
+        debug.checkPassNames()
+        try reportingErrors {
+            var m = try ONNXImporter.importModel(at: model)
+            var manager = PassManager(passes: passes)
+            debug.configure(&manager)
+            do {
+                try manager.run(on: &m)
+            } catch {
+                fail("\(model): \(error)", .badInput)
+            }
+            for s in manager.context.statistics { FileHandle.standardError.write(Data("\(s.pass): \(s.value) \(s.name)\n".utf8)) }
+            debug.reportTimes(manager)
+            if let output { try ONNXExporter.write(m, to: output) }
+        }
+    }
+}
+
+/// The IR-printing and timing flags shared by every command that runs a pipeline.
+struct PipelineDebugOptions: ParsableArguments {
     @Option(help: "Print the IR to stderr after the named pass (repeatable).")
     var printIRAfter: [String] = []
 
@@ -44,29 +72,20 @@ struct Opt: ParsableCommand {
     @Flag(help: "Print how long each pass took.")
     var timePasses = false
 
-    func run() throws {
-        let passes: [any Pass]
-        do {
-            passes = try PassRegistry.pipeline(pipeline)
-        } catch {
-            fail(error.description, .usage)
-        }
+    /// Exits with a usage error naming an unknown pass in --print-ir-after.
+    func checkPassNames() {
         for name in printIRAfter where PassRegistry.lookup(name) == nil {
-            fail("--print-ir-after: unknown pass '\(name)'", .usage)
+            fail("--print-ir-after: unknown pass '\(name)'; the passes are: \(PassRegistry.all.map { $0.name }.joined(separator: ", "))", .usage)
         }
-        try reportingErrors {
-            var m = try ONNXImporter.importModel(at: model)
-            var manager = PassManager(passes: passes)
-            manager.printIRAfter = Set(printIRAfter)
-            manager.printIRAfterAll = printIRAfterAll
-            do {
-                try manager.run(on: &m)
-            } catch {
-                fail("\(model): \(error)", .badInput)
-            }
-            for s in manager.context.statistics { FileHandle.standardError.write(Data("\(s.pass): \(s.value) \(s.name)\n".utf8)) }
-            if timePasses { FileHandle.standardError.write(Data(manager.timingReport.utf8)) }
-            if let output { try ONNXExporter.write(m, to: output) }
-        }
+    }
+
+    func configure(_ manager: inout PassManager) {
+        manager.printIRAfter = Set(printIRAfter)
+        manager.printIRAfterAll = printIRAfterAll
+    }
+
+    /// With --time-passes, the manager's timing report on stderr (after `heading`, if any).
+    func reportTimes(_ manager: PassManager, heading: String = "") {
+        if timePasses { FileHandle.standardError.write(Data((heading + manager.timingReport).utf8)) }
     }
 }

@@ -66,14 +66,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Interpreter threads.")
     var threads = Parallel.defaultThreads
 
-    @Option(help: "Print the IR to stderr after the named pass (repeatable).")
-    var printIRAfter: [String] = []
-
-    @Flag(help: "Print the IR to stderr after every pass.")
-    var printIRAfterAll = false
-
-    @Flag(help: "Print how long each pass took.")
-    var timePasses = false
+    @OptionGroup var debug: PipelineDebugOptions
 
     @Flag(name: .shortAndLong, help: "Do not print the per-layer table.")
     var quiet = false
@@ -105,9 +98,7 @@ struct QuantizeCommand: ParsableCommand {
         let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8")
         let passes: [any Pass]
         do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }
-        for name in printIRAfter where PassRegistry.lookup(name) == nil {
-            fail("--print-ir-after: unknown pass '\(name)'; the passes are: \(PassRegistry.all.map { $0.name }.joined(separator: ", "))", .usage)
-        }
+        debug.checkPassNames()
         let calibrates = passes.contains { type(of: $0).name == Calibrate.name }
         if calibrates, calibration == nil, calibrationRandom == nil {
             fail("the pipeline calibrates: give --calibration DIR (or --calibration-random N for data-free calibration)", .usage)
@@ -133,8 +124,7 @@ struct QuantizeCommand: ParsableCommand {
             }
 
             var manager = PassManager(passes: passes)
-            manager.printIRAfter = Set(printIRAfter)
-            manager.printIRAfterAll = printIRAfterAll
+            debug.configure(&manager)
             manager.context.samples = calibrationSource
             manager.context.randomSamples = calibrationRandom
             manager.context.excludedNodes = Set(exclude)
@@ -218,19 +208,18 @@ struct QuantizeCommand: ParsableCommand {
         let all = manager.passes
         guard let split = all.firstIndex(where: { type(of: $0).name == Calibrate.name }) else {
             try manager.run(on: &m)
-            if timePasses { FileHandle.standardError.write(Data(manager.timingReport.utf8)) }
+            debug.reportTimes(manager)
             return nil
         }
         manager.passes = Array(all[...split])
         try manager.run(on: &m)
-        if timePasses { FileHandle.standardError.write(Data(manager.timingReport.utf8)) }
+        debug.reportTimes(manager)
         let candidates = m.quantization.candidates
         var rest = manager
         rest.passes = Array(all[(split + 1)...])
-        rest.willRun = manager.willRun
         if candidates.isEmpty || rest.passes.isEmpty {
             try rest.run(on: &m)
-            if timePasses { FileHandle.standardError.write(Data(rest.timingReport.utf8)) }
+            debug.reportTimes(rest)
             manager = rest
             manager.passes = all
             return nil
@@ -241,7 +230,7 @@ struct QuantizeCommand: ParsableCommand {
             v.quantization.ranges = c.ranges
             v.quantization.candidates = []
             try rest.run(on: &v)
-            if timePasses { FileHandle.standardError.write(Data("(ranges: \(c.method))\n\(rest.timingReport)".utf8)) }
+            debug.reportTimes(rest, heading: "(ranges: \(c.method))\n")
             versions.append((c.method, v))
         }
         let feed: SampleFeed = calibration.map { .files($0) } ?? .random(count: 32, seed: 0x5E1EC7)
@@ -263,13 +252,15 @@ struct QuantizeCommand: ParsableCommand {
     /// Per layer: its output value in the float model and the value consumers read
     /// in the quantized one (the dequantized output when it is quantized).
     static func watchList(_ m: Model) -> [String: ModelComparison.Watch] {
-        var dequantized: [String: String] = [:]
         let byName = Dictionary(m.graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // Q(x) -> DQ: x's dequantized form is the output of the DQ reading Q's output.
+        var dequantizerOf: [String: String] = [:]
+        for n in m.graph.nodes where n.opType == "DequantizeLinear" {
+            if let q = n.inputs.first, dequantizerOf[q] == nil { dequantizerOf[q] = n.outputs[0] }
+        }
+        var dequantized: [String: String] = [:]
         for n in m.graph.nodes where n.opType == "QuantizeLinear" {
-            // Q(x) -> DQ: x's dequantized form is the DQ's output.
-            if let dq = m.graph.nodes.first(where: { $0.opType == "DequantizeLinear" && $0.inputs.first == n.outputs[0] }) {
-                dequantized[n.inputs[0]] = dq.outputs[0]
-            }
+            if let dq = dequantizerOf[n.outputs[0]] { dequantized[n.inputs[0]] = dq }
         }
         var watch: [String: ModelComparison.Watch] = [:]
         for l in m.quantization.layers {

@@ -62,22 +62,20 @@ extension Ops {
         let zp = ctx.optionalInput(2)
         let outType = zp?.type ?? .uint8
         guard x.type == .float32, scale.type == .float32, scale.count == 1, outType == .uint8 || outType == .int8,
-              ctx.int("block_size", 0) == 0, ctx.optionalInput(2).map({ $0.count == 1 }) ?? true,
+              ctx.int("block_size", 0) == 0, zp.map({ $0.count == 1 }) ?? true,
               ctx.int("output_dtype", 0) == 0 else { return nil }
         let s = scale.elements(Float.self)[0]
         let z = zp.map { $0.type == .uint8 ? Float($0.elements(UInt8.self)[0]) : Float($0.elements(Int8.self)[0]) } ?? 0
-        let (lo, hi): (Float, Float) = outType == .uint8 ? (0, 255) : (-128, 127)
+        let (qlo, qhi): (Int32, Int32) = outType == .uint8 ? (0, 255) : (-128, 127)
+        let zi = Int32(z)
         let out = RTensor(type: outType, shape: x.shape)
         let src = x.pointer(Float.self)
         let dst = out.pointer(UInt8.self)
-        let signed = outType == .int8
-        // Bounded first, then rounded half to even by adding and subtracting 1.5·2²³
-        // (exact for |v| < 2²²), which vectorizes where rounded() calls libm.
+        // x / scale is bounded, then rounded half to even by adding 1.5·2²³ (exact for
+        // |v| < 2²²): the sum's low mantissa bits are the rounded integer,
+        // bits(1.5·2²³ + n) = 0x4B40_0000 + n. This vectorizes where rounded() calls libm.
         let magic: Float = 12_582_912
         let bound: Float = 1024
-        // The sum's low mantissa bits are the rounded integer: bits(1.5·2²³ + n) = 0x4B40_0000 + n.
-        let zi = Int32(z), qlo = Int32(lo), qhi = Int32(hi)
-        _ = signed
         Parallel.forEach(x.count, threads: ctx.threads, minimumChunk: 1 << 15) { r in
             for i in r {
                 let t = src[i] / s
