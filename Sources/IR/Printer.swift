@@ -59,7 +59,23 @@ public struct Printer {
                 q.zeroPoints.withUnsafeBytes { h.add(bytes: $0) }
                 text += " rounded=\(q.rounding) scales=\(q.scaleShape) hash=\(String(h.value, radix: 16))"
             }
+            if let r = l.reason { text += " reason=\(quote(r))" }
+            for (k, v) in l.metrics.sorted(by: { $0.key < $1.key }) { text += " \(k)=\(Self.double(v))" }
             line("", text)
+        }
+        if !m.quantization.candidateFormats.isEmpty {
+            line("", "candidate-formats [\(m.quantization.candidateFormats.map(\.description).joined(separator: ", "))]")
+        }
+        for t in m.quantization.sensitivities {
+            line("", "sensitivity \(quote(t.method)) unit=\(quote(t.unit)) {")
+            for (node, byFormat) in t.scores.sorted(by: { $0.key < $1.key }) {
+                let cells = byFormat.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\(Self.double($0.value))" }
+                line("  ", "\(quote(node)): \(cells.joined(separator: " "))")
+            }
+            line("", "}")
+        }
+        if let a = m.quantization.allocation {
+            line("", "allocation budget=\(quote(a.budget)) objective=\(quote(a.objective)) solver=\(quote(a.solver)) predicted=\(Self.double(a.predicted)) bits=\(Self.double(a.averageBits)) bytes=\(a.bytes)")
         }
         graph(m.graph, indent: "")
         for f in m.functions {
@@ -165,6 +181,10 @@ public struct Printer {
         }
         return plain ? "%" + name : "%" + quote(name)
     }
+
+    /// Doubles print at float precision: scores computed with BLAS can differ
+    /// in their last bits between machines, and goldens should not.
+    static func double(_ d: Double) -> String { float(Float(d)) }
 
     static func float(_ f: Float) -> String {
         if f.isNaN { return "nan" }

@@ -15,10 +15,21 @@ public struct QuantizationState: Hashable, Sendable {
     public var layers: [LayerQuantization] = []
     /// Nodes the user kept in float (`--exclude`), in graph order.
     public var excluded: [String] = []
+    /// Formats the sensitivity and allocation passes consider (empty: ``CandidateFormats/standard``).
+    public var candidateFormats: [WeightFormat] = []
+    /// Per-layer sensitivity scores, one table per method, in the order the passes ran.
+    public var sensitivities: [SensitivityTable] = []
+    /// The mixed-precision allocation, once an `allocate` pass ran.
+    public var allocation: AllocationRecord?
 
     public init() {}
 
-    public var isEmpty: Bool { ranges.isEmpty && calibration == nil && activations == nil && layers.isEmpty }
+    public var isEmpty: Bool {
+        ranges.isEmpty && calibration == nil && activations == nil && layers.isEmpty && sensitivities.isEmpty && allocation == nil
+    }
+
+    /// ``candidateFormats``, or the standard set when none were chosen.
+    public var formatsConsidered: [WeightFormat] { candidateFormats.isEmpty ? CandidateFormats.standard : candidateFormats }
 
     public func layer(named node: String) -> LayerQuantization? { layers.first { $0.node == node } }
 }
@@ -146,6 +157,11 @@ public struct LayerQuantization: Hashable, Sendable {
     public var format: WeightFormat
     /// The rounded weights for integer formats; nil until a rounding pass ran.
     public var quantized: QuantizedWeight?
+    /// Why this format was chosen (allocation, pin, exclusion), for the report.
+    public var reason: String?
+    /// Per-layer figures that are not per-format scores, by name, e.g.
+    /// `curvature.kappa`, `curvature.lipschitz`, `curvature.min-bits`.
+    public var metrics: [String: Double] = [:]
 
     public init(node: String, opType: String, weight: String, weightInput: Int, bias: String?,
                 channelAxis: Int, groupAxis: Int, format: WeightFormat) {
