@@ -70,6 +70,8 @@ public struct QuantizationReport: Codable, Sendable {
     public var floatWeightBytes: Int
     public var quantizedWeightBytes: Int
     public var notes: [String]
+    /// The measured size/accuracy curve of `--pareto`, if one was swept.
+    public var pareto: [ParetoPoint]?
 
     public init(model: String, output: String, pipeline: String, calibration: String?, activations: String?,
                 evaluation: String, evaluationSamples: Int, layers: [Layer], outputs: [Output], accuracy: Accuracy?,
@@ -95,7 +97,7 @@ public struct QuantizationReport: Codable, Sendable {
         case tool, model, output, pipeline, calibration, activations, evaluation
         case evaluationSamples = "evaluation_samples", layers, outputs, accuracy
         case floatModelBytes = "float_model_bytes", quantizedModelBytes = "quantized_model_bytes"
-        case floatWeightBytes = "float_weight_bytes", quantizedWeightBytes = "quantized_weight_bytes", notes
+        case floatWeightBytes = "float_weight_bytes", quantizedWeightBytes = "quantized_weight_bytes", notes, pareto
     }
 
     /// Per-layer weight figures from the decisions on the quantized IR and the float weights.
