@@ -61,12 +61,12 @@ extension QuantizationReport {
         ]
         for s in sensitivities ?? [] {
             let m = s.method
+            // The `measured` method's column is the measured error beside the predicted one.
             all.append(num(m, m, "\(m) score of the chosen format (\(s.unit)); larger is worse", { $0.score(m) }, Self.number))
         }
         if let p = predictedBy {
             all.append(num("predicted", "predicted", "predicted distortion of the chosen format (\(p))", { $0.predictedError }, Self.number))
         }
-        all.append(num("measured", "measured", "measured end-to-end distortion of the chosen format", { $0.measuredError }, Self.number))
         all.append(num("min-bits", "HNF min bits", "curvature lower bound on the bits this layer needs (HNF)",
                        { $0.metrics?["curvature.min-bits"] }, { String(format: "%.1f", $0) }))
         all.append(text("bound", "bound", "whether a curvature bound is violated by the measured error",

@@ -62,6 +62,11 @@ struct PrecisionSummary: Codable {
                 if let w = const(n, 3), let s = const(n, 4) {
                     layers.append(Self.integerLayer(name, op, weight: n.inputs[3], values: w, scale: s, zeroPoint: const(n, 5), blockSize: 0))
                 }
+            case ("com.microsoft", "QGemm"):
+                // A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp.
+                if let w = const(n, 3), let s = const(n, 4) {
+                    layers.append(Self.integerLayer(name, op, weight: n.inputs[3], values: w, scale: s, zeroPoint: const(n, 5), blockSize: 0))
+                }
             case ("", "QLinearMatMul"):
                 // The constant operand is the weight: usually b (inputs 3–5), else a (0–2).
                 for base in [3, 0] {

@@ -43,6 +43,7 @@ enum PageAssets {
     }
     document.querySelectorAll('table.sortable th').forEach(th=>th.addEventListener('click',()=>sortTable(th)));
     document.querySelectorAll('tr.layer').forEach(r=>r.addEventListener('click',()=>selectLayer(r.dataset.i)));
-    const sel=document.getElementById('layer-select');if(sel)sel.addEventListener('change',()=>selectLayer(sel.value));
+    const sel=document.getElementById('layer-select');if(sel){sel.addEventListener('change',()=>selectLayer(sel.value));selectLayer(sel.value);}
+    document.body.dataset.ready='1';
     """
 }
