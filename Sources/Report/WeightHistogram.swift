@@ -18,7 +18,7 @@ public struct WeightHistogram: Codable, Sendable, Equatable {
     public struct Grid: Codable, Sendable, Equatable {
         public var scale: Double
         public var zeroPoint: Int
-        /// The lowest and highest integers the weights under this scale use.
+        /// The lowest and highest integers of this scale: those its weights use, widened to ±max for symmetric formats.
         public var qmin: Int
         public var qmax: Int
         /// How many scales the layer has, and their spread.
@@ -69,6 +69,12 @@ public struct WeightHistogram: Codable, Sendable, Equatable {
             qmax = max(qmax, Int(q.values[i]))
         }
         if qmin > qmax { (qmin, qmax) = (0, 0) }
+        // A symmetric grid is symmetric even when this scale's weights are all of one sign;
+        // RTN maps the largest magnitude to the outermost level, so ±max|q| is the range.
+        if q.isSymmetric {
+            let m = max(abs(qmin), abs(qmax))
+            (qmin, qmax) = (-m, m)
+        }
         let shown: String = switch granularity {
         case .perTensor: "the only scale (per tensor)"
         case .perChannel: "channel \(s) of \(q.scales.count), the median scale"
