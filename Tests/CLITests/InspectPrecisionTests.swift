@@ -28,9 +28,11 @@ final class InspectPrecisionTests: CLITestCase {
             for (l, e) in zip(layers, expected) {
                 XCTAssertEqual(l["format"] as? String, format)
                 XCTAssertEqual(l["parameters"] as? Int, e["weights"] as? Int)
-                // The file also stores the zero points (one per scale, zeros) that the report's cost leaves out.
-                XCTAssertGreaterThanOrEqual(l["bytes"] as! Int, e["bytes"] as! Int)
-                XCTAssertLessThan(l["bytes"] as! Int, e["float_bytes"] as! Int / (weights == "int8" ? 3 : 6))
+                // The file also stores the zero points (one per scale, zeros, packed like the values)
+                // that the report's cost (storageBytes, symmetric) leaves out.
+                let bits = weights == "int8" ? 8 : 4, n = e["weights"] as! Int, reportBytes = e["bytes"] as! Int
+                let scales = (reportBytes - (n * bits + 7) / 8) / 4
+                XCTAssertEqual(l["bytes"] as? Int, reportBytes + (scales * bits + 7) / 8, "\(l)")
             }
             let text = try run(["inspect", "--precision", out.path])
             XCTAssertTrue(text.stdout.contains("total: 4 layers (4 quantized)"), text.stdout)
