@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
-        .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib"], path: "Tests/CLITests"),
+        .testTarget(name: "ReportTests", dependencies: ["IR", "Passes", "Report"], path: "Tests/ReportTests"),
     ]
 )

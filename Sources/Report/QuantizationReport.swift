@@ -19,11 +19,27 @@ public struct QuantizationReport: Codable, Sendable {
         public var weightError: ErrorStatistics?
         /// The layer's (dequantized) output in the quantized model against the float model's, on the evaluation data.
         public var activationError: ErrorStatistics?
+        /// Why this format was chosen (allocation, pin, exclusion, the uniform format).
+        public var reason: String?
+        /// Per-layer figures of the sensitivity passes (`curvature.kappa`, `curvature.min-bits`,
+        /// `curvature.violated`, `reconstruction.rtn`, ...); nil when none ran.
+        public var metrics: [String: Double]?
+        /// method → format description → score (larger is worse), for every candidate format; nil when no sensitivity pass ran.
+        public var sensitivity: [String: [String: Double]]?
+        /// The chosen format's score under ``QuantizationReport/predictedBy`` and under the `measured` method.
+        public var predictedError: Double?
+        public var measuredError: Double?
+        /// The float weights' histogram and the quantization grid of the chosen format.
+        public var histogram: WeightHistogram?
 
         enum CodingKeys: String, CodingKey {
             case node, op, format, rounding, weights, bitsPerWeight = "bits_per_weight", floatBytes = "float_bytes", bytes
             case weightError = "weight_error", activationError = "activation_error"
+            case reason, metrics, sensitivity, predictedError = "predicted_error", measuredError = "measured_error", histogram
         }
+
+        /// The chosen format's score under `method`.
+        public func score(_ method: String) -> Double? { sensitivity?[method]?[format] }
     }
 
     public struct Output: Codable, Sendable {
@@ -53,6 +69,9 @@ public struct QuantizationReport: Codable, Sendable {
         }
     }
 
+    /// Bumped whenever a field changes meaning or a required one is added; `quantc report` reads only its own.
+    public static let schemaVersion = 2
+    public var schemaVersion = QuantizationReport.schemaVersion
     public var tool = "quantc \(QuantCInfo.version)"
     public var model: String
     public var output: String
@@ -72,6 +91,15 @@ public struct QuantizationReport: Codable, Sendable {
     public var notes: [String]
     /// The measured size/accuracy curve of `--pareto`, if one was swept.
     public var pareto: [ParetoPoint]?
+    /// The formats the sensitivity passes scored (descriptions), when any ran.
+    public var candidateFormats: [String]?
+    /// One entry per sensitivity method, in the order the passes ran; nil when none ran.
+    public var sensitivities: [SensitivitySummary]?
+    /// The method whose scores are the layers' `predicted_error`: the allocator's objective,
+    /// else the method that best predicts `measured` (Spearman).
+    public var predictedBy: String?
+    /// The `allocate` pass's outcome, if it ran.
+    public var allocation: Allocation?
 
     public init(model: String, output: String, pipeline: String, calibration: String?, activations: String?,
                 evaluation: String, evaluationSamples: Int, layers: [Layer], outputs: [Output], accuracy: Accuracy?,
@@ -94,6 +122,7 @@ public struct QuantizationReport: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", candidateFormats = "candidate_formats", sensitivities, predictedBy = "predicted_by", allocation
         case tool, model, output, pipeline, calibration, activations, evaluation
         case evaluationSamples = "evaluation_samples", layers, outputs, accuracy
         case floatModelBytes = "float_model_bytes", quantizedModelBytes = "quantized_model_bytes"
@@ -101,28 +130,73 @@ public struct QuantizationReport: Codable, Sendable {
     }
 
     /// Per-layer weight figures from the decisions on the quantized IR and the float weights.
+    /// Sizes are ``WeightFormat/storageBytes(shape:channelAxis:groupAxis:)``, the cost the allocator counts.
     public static func layers(of quantized: Model, floatWeights: [String: Tensor], comparison: ModelComparison?,
                               watch: [String: ModelComparison.Watch]) -> [Layer] {
-        quantized.quantization.layers.map { l in
+        let state = quantized.quantization
+        let predictedBy = predictor(of: state)
+        return state.layers.map { l in
             let w = floatWeights[l.weight]
             let n = w?.elementCount ?? 0
             let floatBytes = n * 4
-            var bytes = floatBytes
+            let bytes = w.map { l.format.storageBytes(shape: $0.shape, channelAxis: l.channelAxis, groupAxis: l.groupAxis) } ?? floatBytes
             var weightError: ErrorStatistics?
-            if let q = l.quantized, let w, let values = w.floatValues(), case .integer(let bits, let granularity, _) = l.format {
-                let scales = q.scales.count
-                bytes = (n * bits + 7) / 8 + scales * 4 + (scales * bits + 7) / 8
-                let deq = WeightQuantizer.dequantize(q, shape: w.shape, granularity: granularity,
-                                                     channelAxis: l.channelAxis, groupAxis: l.groupAxis)
-                weightError = ErrorStatistics(reference: values, approximation: deq)
-            } else if l.format == .float16 {
-                bytes = n * 2
+            var deq: [Float]?
+            let values = w?.floatValues()
+            if let q = l.quantized, let w, let values, case .integer(_, let granularity, _) = l.format {
+                deq = WeightQuantizer.dequantize(q, shape: w.shape, granularity: granularity,
+                                                 channelAxis: l.channelAxis, groupAxis: l.groupAxis)
+                weightError = ErrorStatistics(reference: values, approximation: deq!)
+            } else if l.format == .float16, let values {
+                weightError = ErrorStatistics(reference: values, approximation: values.map { Float(Float16($0)) })
             }
             let act = watch[l.node].flatMap { comparison?.values[$0.float] }
-            return Layer(node: l.node, op: l.opType, format: l.format.description, rounding: l.quantized?.rounding,
-                         weights: n, bitsPerWeight: n > 0 ? Double(bytes * 8) / Double(n) : 0, floatBytes: floatBytes,
-                         bytes: bytes, weightError: weightError, activationError: act)
+            var layer = Layer(node: l.node, op: l.opType, format: l.format.description, rounding: l.quantized?.rounding,
+                              weights: n, bitsPerWeight: n > 0 ? Double(bytes * 8) / Double(n) : 0, floatBytes: floatBytes,
+                              bytes: bytes, weightError: weightError, activationError: act)
+            layer.reason = l.reason ?? defaultReason(l, state: state)
+            let metrics = l.metrics.filter { $0.value.isFinite }
+            layer.metrics = metrics.isEmpty ? nil : metrics
+            var sensitivity: [String: [String: Double]] = [:]
+            for t in state.sensitivities {
+                let scores = (t.scores[l.node] ?? [:]).filter { $0.value.isFinite }
+                if !scores.isEmpty { sensitivity[t.method] = scores }
+            }
+            layer.sensitivity = sensitivity.isEmpty ? nil : sensitivity
+            layer.predictedError = predictedBy.flatMap { layer.score($0) }
+            layer.measuredError = layer.score(SensitivitySummary.measuredMethod)
+            if let w, let values {
+                layer.histogram = WeightHistogram(values: values, shape: w.shape, layer: l)
+            }
+            return layer
         }
+    }
+
+    /// Why a layer has its format when no pass said so.
+    static func defaultReason(_ l: LayerQuantization, state: QuantizationState) -> String? {
+        if state.excluded.contains(l.node) { return "kept in float (--exclude)" }
+        if state.allocation == nil, l.format != .float32 { return "uniform format of the quantize pass" }
+        return nil
+    }
+
+    /// Fills the report-level sensitivity and allocation fields from the IR (nil when those passes did not run).
+    public mutating func addPrecisionAnalysis(from state: QuantizationState) {
+        if !state.sensitivities.isEmpty {
+            candidateFormats = state.formatsConsidered.map(\.description)
+            sensitivities = SensitivitySummary.summaries(of: state.sensitivities)
+        }
+        predictedBy = Self.predictor(of: state)
+        allocation = state.allocation.map(Allocation.init)
+    }
+
+    /// The method whose scores count as the prediction: the allocator's objective, else the
+    /// non-`measured` method with the highest Spearman correlation against `measured`.
+    static func predictor(of state: QuantizationState) -> String? {
+        if let a = state.allocation { return a.objective }
+        let best = SensitivitySummary.summaries(of: state.sensitivities)
+            .filter { $0.spearman != nil }
+            .max { ($0.spearman!, $1.method) < ($1.spearman!, $0.method) }
+        return best?.method
     }
 
     public func json() throws -> [UInt8] {

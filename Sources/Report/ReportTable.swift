@@ -1,23 +1,22 @@
 import Foundation
 import Passes
 
-/// The per-layer table and end-to-end summary `quantc quantize` prints.
+/// The per-layer table and end-to-end summary `quantc quantize` and `quantc report` print.
 extension QuantizationReport {
-    public var table: String {
-        var rows: [[String]] = [["layer", "op", "format", "weights", "bytes", "w SQNR", "act SQNR", "act cosine", "act P99 |err|"]]
-        for l in layers {
-            rows.append([l.node, l.op, l.format, "\(l.weights)", "\(l.bytes)",
-                         l.weightError.map { Self.db($0.sqnr) } ?? "-",
-                         l.activationError.map { Self.db($0.sqnr) } ?? "-",
-                         l.activationError.map { String(format: "%.5f", $0.cosine) } ?? "-",
-                         l.activationError.map { Self.number($0.p99) } ?? "-"])
+    public var table: String { table(order: nil) }
+
+    /// The table with its rows in `order` (layer indices; graph order when nil).
+    public func table(order: [Int]?) -> String {
+        let cols = columns.filter { $0.key != "depth" }
+        var rows: [[String]] = [cols.map(\.title)]
+        for i in order ?? Array(layers.indices) {
+            rows.append(cols.map { $0.cell(i, layers[i])?.text ?? "-" })
         }
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
-        let right: Set<Int> = [3, 4, 5, 6, 7, 8]
         var out = rows.map { r in
             r.indices.map { c in
                 let pad = String(repeating: " ", count: widths[c] - r[c].count)
-                return right.contains(c) ? pad + r[c] : r[c] + pad
+                return cols[c].numeric ? pad + r[c] : r[c] + pad
             }.joined(separator: "  ")
         }
         out.insert(String(repeating: "-", count: out[0].count), at: 1)
@@ -37,13 +36,21 @@ extension QuantizationReport {
         let fileRatio = String(format: "%.2fx", Double(quantizedModelBytes) / Double(max(floatModelBytes, 1)))
         out.append("weights: \(Self.bytes(floatWeightBytes)) -> \(Self.bytes(quantizedWeightBytes)) (\(weightRatio)); "
                    + "model file: \(Self.bytes(floatModelBytes)) -> \(Self.bytes(quantizedModelBytes)) (\(fileRatio))")
+        for s in sensitivities ?? [] {
+            let rho = s.spearman.map { String(format: ", Spearman vs measured %.3f over %d pairs", $0, s.pairs ?? 0) } ?? ""
+            out.append("sensitivity \(s.method): \(s.unit)\(rho)")
+        }
+        if let a = allocation {
+            out.append("allocation: budget \(a.budget), objective \(a.objective), solver \(a.solver): "
+                       + String(format: "%.3f bits/weight, %@, predicted %@", a.averageBits, Self.bytes(a.bytes), Self.number(a.predicted)))
+        }
         for n in notes { out.append("note: \(n)") }
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func db(_ v: Double) -> String { v.isFinite ? String(format: "%.1f dB", v) : (v > 0 ? "exact" : "-inf") }
+    @Sendable static func db(_ v: Double) -> String { v.isFinite ? String(format: "%.1f dB", v) : (v > 0 ? "exact" : "-inf") }
 
-    static func number(_ v: Double) -> String { v == 0 ? "0" : String(format: "%.3g", v) }
+    @Sendable static func number(_ v: Double) -> String { v == 0 ? "0" : String(format: "%.3g", v) }
 
     static func bytes(_ n: Int) -> String {
         if n < 10_000 { return "\(n) B" }

@@ -22,8 +22,12 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Infer the type of every intermediate value (folding constant shape computations) before printing.")
     var inferShapes = false
 
+    @Flag(help: "Print each weighted layer's stored format (int8/int4, per tensor/channel/group, sym/asym), parameters and bytes, for quantc's, ONNX Runtime's QDQ and QOperator, and MatMulNBits models.")
+    var precision = false
+
     func validate() throws {
         if json && ir { throw ValidationError("--json and --ir exclude each other") }
+        if precision && ir { throw ValidationError("--precision and --ir exclude each other") }
     }
 
     func run() throws {
@@ -32,6 +36,17 @@ struct Inspect: ParsableCommand {
             if inferShapes { _ = ShapeInference.annotate(&m) }
             if ir {
                 print(Printer.print(m), terminator: "")
+                return
+            }
+            if precision {
+                let p = PrecisionSummary(m, file: model)
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    print(String(decoding: try encoder.encode(p), as: UTF8.self))
+                } else {
+                    print(p.text, terminator: "")
+                }
                 return
             }
             let summary = ModelSummary(m, file: model)

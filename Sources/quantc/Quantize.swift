@@ -103,8 +103,8 @@ struct QuantizeCommand: ParsableCommand {
         if calibrates, calibration == nil, calibrationRandom == nil {
             fail("the pipeline calibrates: give --calibration DIR (or --calibration-random N for data-free calibration)", .usage)
         }
-        try checkWritable(output)
-        try checkWritable(reportPath)
+        try Self.checkWritable(output)
+        try Self.checkWritable(reportPath)
 
         try reportingErrors {
             let original = try ONNXImporter.importModel(at: model)
@@ -186,7 +186,7 @@ struct QuantizeCommand: ParsableCommand {
                 let t = comparison.top1[o.name].map { Double($0.agree) / Double(max($0.total, 1)) }
                 return QuantizationReport.Output(name: o.name, error: e, top1Agreement: t)
             }
-            let r = QuantizationReport(
+            var r = QuantizationReport(
                 model: model, output: output, pipeline: manager.pipelineText, calibration: m.quantization.calibration,
                 activations: m.quantization.activations?.description, evaluation: evaluation,
                 evaluationSamples: comparison.samples, layers: layers, outputs: outputs,
@@ -194,6 +194,7 @@ struct QuantizeCommand: ParsableCommand {
                                                           quantized: Double($0.quantized) / Double(max($0.total, 1)), samples: $0.total) },
                 floatModelBytes: Self.fileSize(model), quantizedModelBytes: Self.fileSize(output),
                 floatWeightBytes: floatWeightBytes, quantizedWeightBytes: quantizedWeightBytes, notes: notes)
+            r.addPrecisionAnalysis(from: m.quantization)
             let file = try AtomicFile(path: reportPath)
             try file.write(try r.json())
             try file.commit()
@@ -298,7 +299,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     /// Fails early (exit 73) when `path` cannot be created, before any work is done.
-    func checkWritable(_ path: String) throws {
+    static func checkWritable(_ path: String) throws {
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[..<$0]) } ?? "."
         var st = stat()

@@ -1,0 +1,108 @@
+import IR
+
+/// One sensitivity method as the report shows it: what its scores mean, the
+/// pass's notes, and how well it ranks (layer, format) pairs like the
+/// `measured` method does.
+public struct SensitivitySummary: Codable, Sendable, Equatable {
+    /// The method whose scores are end-to-end measurements, the reference for every other one.
+    public static let measuredMethod = "measured"
+
+    public var method: String
+    public var unit: String
+    public var notes: [String]
+    /// Spearman's rank correlation between this method's and `measured`'s scores over the
+    /// (layer, format) pairs both scored; nil for `measured` itself or with fewer than 3 pairs.
+    public var spearman: Double?
+    /// How many (layer, format) pairs the correlation is over.
+    public var pairs: Int?
+
+    public init(method: String, unit: String, notes: [String], spearman: Double? = nil, pairs: Int? = nil) {
+        self.method = method
+        self.unit = unit
+        self.notes = notes
+        self.spearman = spearman
+        self.pairs = pairs
+    }
+
+    public static func summaries(of tables: [SensitivityTable]) -> [SensitivitySummary] {
+        let measured = tables.first { $0.method == measuredMethod }
+        return tables.map { t in
+            var s = SensitivitySummary(method: t.method, unit: t.unit, notes: t.notes)
+            if let measured, t.method != measuredMethod {
+                var a: [Double] = [], b: [Double] = []
+                for node in t.scores.keys.sorted() {
+                    for (format, x) in t.scores[node]!.sorted(by: { $0.key < $1.key }) {
+                        if let y = measured.scores[node]?[format], x.isFinite, y.isFinite {
+                            a.append(x)
+                            b.append(y)
+                        }
+                    }
+                }
+                if a.count >= 3, let r = spearman(a, b) {
+                    s.spearman = r
+                    s.pairs = a.count
+                }
+            }
+            return s
+        }
+    }
+
+    /// Spearman's ρ: Pearson's correlation of the ranks, ties given their average rank.
+    /// nil when either side is constant.
+    public static func spearman(_ a: [Double], _ b: [Double]) -> Double? {
+        precondition(a.count == b.count)
+        let ra = ranks(a), rb = ranks(b)
+        let n = Double(a.count)
+        let ma = ra.reduce(0, +) / n, mb = rb.reduce(0, +) / n
+        var sab = 0.0, saa = 0.0, sbb = 0.0
+        for i in ra.indices {
+            sab += (ra[i] - ma) * (rb[i] - mb)
+            saa += (ra[i] - ma) * (ra[i] - ma)
+            sbb += (rb[i] - mb) * (rb[i] - mb)
+        }
+        guard saa > 0, sbb > 0 else { return nil }
+        return sab / (saa * sbb).squareRoot()
+    }
+
+    /// 1-based ranks, ties sharing the mean of the ranks they span.
+    static func ranks(_ x: [Double]) -> [Double] {
+        let order = x.indices.sorted { (x[$0], $0) < (x[$1], $1) }
+        var r = [Double](repeating: 0, count: x.count)
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count && x[order[j + 1]] == x[order[i]] { j += 1 }
+            let mean = Double(i + j) / 2 + 1
+            for k in i...j { r[order[k]] = mean }
+            i = j + 1
+        }
+        return r
+    }
+}
+
+/// ``AllocationRecord`` in the report's snake_case form.
+public struct Allocation: Codable, Sendable, Equatable {
+    public var budget: String
+    public var objective: String
+    public var solver: String
+    public var predicted: Double
+    public var averageBits: Double
+    public var bytes: Int
+    public var pinned: [String: String]
+    public var notes: [String]
+
+    public init(_ r: AllocationRecord) {
+        budget = r.budget
+        objective = r.objective
+        solver = r.solver
+        predicted = r.predicted.isFinite ? r.predicted : .greatestFiniteMagnitude
+        averageBits = r.averageBits
+        bytes = r.bytes
+        pinned = r.pinned
+        notes = r.notes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case budget, objective, solver, predicted, averageBits = "average_bits", bytes, pinned, notes
+    }
+}
