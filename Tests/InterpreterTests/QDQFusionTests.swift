@@ -63,7 +63,7 @@ final class QDQFusionTests: XCTestCase {
         for (name, ops) in [("conv", ["QLinearConv"]), ("binary", ["QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool"]),
                             ("linear", ["QGemm", "QLinearMatMul"])] {
             let model = try load(name).model
-            var fusion = QDQFusion(nodes: model.graph.nodes, constants: model.graph.initializers.mapValues { RTensor($0) },
+            var fusion = QDQFusion(nodes: model.graph.nodes, constants: Dictionary(uniqueKeysWithValues: model.graph.initializers.map { ($0.key, RTensor($0.value)) }),
                                    outputs: Set(model.graph.outputs.map(\.name)), folded: [:])
             fusion.run()
             let types = Set(fusion.nodes.map(\.opType))
