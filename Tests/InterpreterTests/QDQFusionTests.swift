@@ -71,8 +71,9 @@ final class QDQFusionTests: XCTestCase {
             for op in ["Conv", "Gemm", "MatMul", "Add", "Mul", "GlobalAveragePool"] {
                 XCTAssertFalse(types.contains(op), "\(name): \(op) left unfused")
             }
-            // Only the inputs' own Q → DQ pairs remain (one DQ per graph input).
-            XCTAssertEqual(fusion.nodes.filter { $0.opType == "DequantizeLinear" }.count, model.graph.inputs.count, name)
+            // The fused nodes read the inputs' QuantizeLinear outputs; no DQ is left.
+            XCTAssertEqual(fusion.nodes.filter { $0.opType == "QuantizeLinear" }.count, model.graph.inputs.count, name)
+            XCTAssertFalse(types.contains("DequantizeLinear"), name)
         }
     }
 
