@@ -13,23 +13,18 @@ public enum CalibrationMethod: String, Sendable, CaseIterable, Codable {
     case entropy
     /// The symmetric clipping threshold with the least expected quantization MSE.
     case mse
-    /// Clipping ranges by percentile (99.99 and 99.999), MSE-optimal threshold and entropy,
-    /// all kept on the IR; `quantc quantize` quantizes with each and keeps the one whose
-    /// outputs agree best with the float model's on calibration samples (``CandidateSelection``:
-    /// top-1 agreement for a classifier, output SQNR otherwise). Entropy is offered only
-    /// where the task decides (classifiers): on the layout detector its output SQNR misled
-    /// (the best SQNR, the worst detection F1: 0.38 against percentile's 0.69). minmax is
-    /// not offered: it never won on our models. Alone (without a driver), it is percentile.
+    /// Clipping ranges by percentile (99.99 and 99.999) and MSE-optimal threshold, all
+    /// kept on the IR; `quantc quantize` quantizes with each and keeps the one whose
+    /// outputs are closest to the float model's on calibration samples. Entropy and
+    /// minmax are not offered: minmax never won on our models, and entropy's output
+    /// SQNR misled on the layout detector (the best SQNR, the worst detection F1:
+    /// 0.38 against percentile's 0.69). Alone (without a driver), it is percentile.
     case auto
 
     /// The candidates `auto` offers, in order of preference on ties.
     public static let autoCandidates: [(name: String, method: CalibrationMethod, percentile: Double)] = [
         ("percentile-99.99", .percentile, 99.99), ("percentile-99.999", .percentile, 99.999), ("mse", .mse, 99.99),
-        ("entropy", .entropy, 99.99),
     ]
-
-    /// Candidates judged only by the task (a classifier's top-1 agreement), never by SQNR alone.
-    public static let taskJudgedCandidates: Set<String> = ["entropy"]
 }
 
 

@@ -202,9 +202,9 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     /// Runs the pipeline. When calibration offers several range sets (`calibrate(method=auto)`),
-    /// the passes after it run once per set and the quantized model whose outputs agree best
-    /// with the float model's on calibration samples (up to 600; 64 for large inputs of a
-    /// model that is not a classifier) is kept: ``CandidateSelection``.
+    /// the passes after it run once per set and the quantized model whose outputs are closest
+    /// to the float model's on (up to 600; 64 for large inputs) calibration samples is kept:
+    /// ``CandidateSelection``.
     func runPipeline(_ manager: inout PassManager, on m: inout Model, original: Model, calibration: SampleSource?) throws -> String? {
         let all = manager.passes
         guard let split = all.firstIndex(where: { type(of: $0).name == Calibrate.name }) else {
@@ -225,9 +225,8 @@ struct QuantizeCommand: ParsableCommand {
             manager.passes = all
             return nil
         }
-        let classifier = CandidateSelection.isClassifier(original)
         var versions: [(name: String, model: Model)] = []
-        for c in candidates where classifier || !CalibrationMethod.taskJudgedCandidates.contains(c.method) {
+        for c in candidates {
             var v = m
             v.quantization.ranges = c.ranges
             v.quantization.candidates = []
@@ -238,16 +237,16 @@ struct QuantizeCommand: ParsableCommand {
         let feed: SampleFeed = calibration.map { .files($0) } ?? .random(count: 32, seed: 0x5E1EC7)
         let batch = Self.evaluationBatch(original.graph.runtimeInputs)
         let scores = try CandidateSelection.score(float: original, candidates: versions, feed: feed, batch: batch,
-                                                  limit: classifier || batch == 64 ? 600 : 64, threads: threads)
+                                                  limit: batch == 64 ? 600 : 64, threads: threads)
         let best = CandidateSelection.best(scores)
         m = versions[best].model
         m.quantization.calibration = (m.quantization.calibration ?? "")
             .replacingOccurrences(of: "auto over", with: "\(versions[best].name) (chosen by auto) over")
         manager = rest
         manager.passes = all
-        return "calibration ranges chosen by \(classifier ? "top-1 agreement (then output SQNR)" : "output SQNR") on calibration samples: "
+        return "calibration ranges chosen by output SQNR on calibration samples: "
             + scores.map { s in
-                "\(s.name) " + (s.top1.map { String(format: "%.2f%% ", 100 * $0) } ?? "") + String(format: "%.1f dB", s.sqnr)
+                "\(s.name) " + String(format: "%.1f dB", s.sqnr) + (s.top1.map { String(format: " (top-1 %.2f%%)", 100 * $0) } ?? "")
             }.joined(separator: ", ")
             + " -> \(versions[best].name)"
     }
