@@ -34,7 +34,7 @@ public struct ModelComparison: Sendable {
         let floatWatched = Set(watch.map(\.float))
         let byQuantized = Dictionary(watch.map { ($0.quantized, $0.float) }, uniquingKeysWith: { a, _ in a })
         var valueAcc: [String: ErrorAccumulator] = [:]
-        var outputAcc: [String: ErrorAccumulator] = [:]
+        var agreement = OutputAgreement()
         var result = ModelComparison()
         let outputNames = float.graph.outputs.map(\.name)
         let classOutput = outputNames.first { name in
@@ -52,40 +52,22 @@ public struct ModelComparison: Sendable {
                                                                  approximation: UnsafeBufferPointer(t.elements(Float.self)))
             }
             let n = inputs.values.first?.shape.first ?? 1
-            for name in outputNames {
-                guard let a = fo[name], let b = qo[name], a.type == .float32, b.type == .float32, a.count == b.count else { continue }
-                outputAcc[name, default: ErrorAccumulator()].add(reference: UnsafeBufferPointer(a.elements(Float.self)),
-                                                                 approximation: UnsafeBufferPointer(b.elements(Float.self)))
-                guard let classes = a.shape.last, classes >= 2, a.rank >= 2 else { continue }
-                let fa = argmaxRows(a, classes), qa = argmaxRows(b, classes)
-                var agree = result.top1[name] ?? (0, 0)
-                agree.agree += zip(fa, qa).filter { $0 == $1 }.count
-                agree.total += fa.count
-                result.top1[name] = agree
-                if name == classOutput, let labels, fa.count == n {
-                    var acc = result.accuracy ?? (0, 0, 0)
-                    for r in 0..<n where result.samples + r < labels.count {
-                        let y = Int(labels[result.samples + r])
-                        if fa[r] == y { acc.float += 1 }
-                        if qa[r] == y { acc.quantized += 1 }
-                        acc.total += 1
-                    }
-                    result.accuracy = acc
+            let rows = agreement.add(reference: fo, quantized: qo, outputs: outputNames)
+            if let classOutput, let labels, let (fa, qa) = rows[classOutput], fa.count == n {
+                var acc = result.accuracy ?? (0, 0, 0)
+                for r in 0..<n where result.samples + r < labels.count {
+                    let y = Int(labels[result.samples + r])
+                    if fa[r] == y { acc.float += 1 }
+                    if qa[r] == y { acc.quantized += 1 }
+                    acc.total += 1
                 }
+                result.accuracy = acc
             }
             result.samples += n
         }
         result.values = valueAcc.mapValues(\.statistics)
-        result.outputs = outputAcc.mapValues(\.statistics)
+        result.outputs = agreement.errors.mapValues(\.statistics)
+        result.top1 = agreement.top1
         return result
-    }
-
-    static func argmaxRows(_ t: RTensor, _ classes: Int) -> [Int] {
-        let v = t.elements(Float.self)
-        return (0..<(t.count / classes)).map { r in
-            var best = 0
-            for c in 1..<classes where v[r * classes + c] > v[r * classes + best] { best = c }
-            return best
-        }
     }
 }

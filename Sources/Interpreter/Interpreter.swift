@@ -11,8 +11,9 @@ import IR
 /// live intermediate bytes is reported. An ``Observer`` sees every value as it
 /// is produced and may replace it (fake quantization does).
 ///
-/// By default the model is also fused at load (``Fusion``: batch norms folded
-/// into convolutions, elementwise chains run as a convolution's epilogue),
+/// By default the model is also fused at load (``QDQFusion``: QDQ patterns run
+/// as the integer operators ONNX Runtime fuses them into; ``Fusion``: batch norms
+/// folded into convolutions, elementwise chains run as a convolution's epilogue),
 /// and runs without an observer use the fused graph. A run with an observer
 /// uses the model's own graph, so the observer sees (and may replace) every
 /// value, unless it asks for `.fusedNodes` (profiling).
@@ -26,6 +27,9 @@ public final class Interpreter: @unchecked Sendable {
     public var threads: Int
     private var graph: Graph
     private var initializers: [String: RTensor] = [:]
+    /// DequantizeLinear nodes of constant weights folded at load, by output
+    /// (``QDQFusion`` reads the integer weights through them).
+    private var foldedDequantize: [String: Node] = [:]
     /// The fused graph, the constants it reads and the work fused after its
     /// nodes (by the node's output); nil when loaded with `fuse: false`.
     private var fused: (graph: Graph, initializers: [String: RTensor], epilogues: [String: Epilogue])?
@@ -66,9 +70,14 @@ public final class Interpreter: @unchecked Sendable {
     /// constants it reads (weights replaced by folded ones are left out).
     private func fuse() {
         let names = constantNames
-        var fusion = Fusion(graph: graph, constants: initializers.filter { names.contains($0.key) }, opset: opset)
-        fusion.run()
+        // QDQ patterns first, into the integer operators ONNX Runtime runs them as.
+        var qdq = QDQFusion(nodes: graph.nodes, constants: initializers.filter { names.contains($0.key) },
+                            outputs: Set(graph.outputs.map(\.name)), folded: foldedDequantize)
+        qdq.run()
         var g = graph
+        g.nodes = qdq.nodes
+        var fusion = Fusion(graph: g, constants: qdq.constants, opset: opset)
+        fusion.run()
         g.nodes = fusion.nodes
         var values = initializers
         for (name, t) in fusion.constants where values[name] == nil { values[name] = t }
@@ -103,6 +112,7 @@ public final class Interpreter: @unchecked Sendable {
                 kept.append(node)  // let `run` report the failure where it happens
                 continue
             }
+            if node.isDefaultDomain && node.opType == "DequantizeLinear" { foldedDequantize[node.outputs[0]] = node }
             for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
                 initializers[name] = t
                 constant.insert(name)

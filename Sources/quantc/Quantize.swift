@@ -204,7 +204,8 @@ struct QuantizeCommand: ParsableCommand {
 
     /// Runs the pipeline. When calibration offers several range sets (`calibrate(method=auto)`),
     /// the passes after it run once per set and the quantized model whose outputs are closest
-    /// to the float model's on (up to 64) calibration samples is kept.
+    /// to the float model's on (up to 600; 64 for large inputs) calibration samples is kept:
+    /// ``CandidateSelection``.
     func runPipeline(_ manager: inout PassManager, on m: inout Model, original: Model, calibration: SampleSource?) throws -> String? {
         let all = manager.passes
         guard let split = all.firstIndex(where: { type(of: $0).name == Calibrate.name }) else {
@@ -238,15 +239,16 @@ struct QuantizeCommand: ParsableCommand {
         let batch = Self.evaluationBatch(original.graph.runtimeInputs)
         let scores = try CandidateSelection.score(float: original, candidates: versions, feed: feed, batch: batch,
                                                   limit: batch == 64 ? 600 : 64, threads: threads)
-        var best = 0
-        for k in scores.indices where scores[k].sqnr > scores[best].sqnr { best = k }
+        let best = CandidateSelection.best(scores)
         m = versions[best].model
         m.quantization.calibration = (m.quantization.calibration ?? "")
             .replacingOccurrences(of: "auto over", with: "\(versions[best].name) (chosen by auto) over")
         manager = rest
         manager.passes = all
         return "calibration ranges chosen by output SQNR on calibration samples: "
-            + scores.map { "\($0.name) \(String(format: "%.1f", $0.sqnr)) dB" }.joined(separator: ", ")
+            + scores.map { s in
+                "\(s.name) " + String(format: "%.1f dB", s.sqnr) + (s.top1.map { String(format: " (top-1 %.2f%%)", 100 * $0) } ?? "")
+            }.joined(separator: ", ")
             + " -> \(versions[best].name)"
     }
 
