@@ -27,23 +27,41 @@ public struct LayerHessian: Sendable {
     public var dimension: Int { matrices.dimension }
     public var groups: Int { matrices.groups }
 
-    /// Adds the columns of one batch input `x` (of `samples` samples).
-    public mutating func add(_ x: RTensor, samples n: Int, chunk: Int = 1024) throws(LayerMatricesError) {
+    /// Adds the columns of one batch input `x` (of `samples` samples). Chunks are
+    /// multiplied `threads` at a time and added in chunk order, so the sums do not
+    /// depend on the thread count.
+    public mutating func add(_ x: RTensor, samples n: Int, chunk: Int = 1024, threads: Int = 1) throws(LayerMatricesError) {
         if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
         let d = dimension
-        var gram = [Float](repeating: 0, count: d * d)
+        var pending: [(group: Int, columns: [Float], count: Int)] = []
         var seen = 0
-        try matrices.forEachColumnChunk(x, chunk: max(chunk, min(d, 8192))) { g, cols, count in
-            gram.withUnsafeMutableBufferPointer { out in
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(count), 1, cols.baseAddress, Int32(d),
-                            0, out.baseAddress, Int32(d))
+        func flush() {
+            var grams = [[Float]](repeating: [], count: pending.count)
+            grams.withUnsafeMutableBufferPointer { out in
+                let out = out
+                Parallel.forEach(pending.count, threads: threads) { r in
+                    for i in r {
+                        var gram = [Float](repeating: 0, count: d * d)
+                        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(pending[i].count), 1, pending[i].columns,
+                                    Int32(d), 0, &gram, Int32(d))
+                        out[i] = gram
+                    }
+                }
             }
-            let base = g * d * d
             sums.withUnsafeMutableBufferPointer { s in
-                for i in 0..<d { for j in i..<d { s[base + i * d + j] += Double(gram[i * d + j]) } }
+                for (p, gram) in zip(pending, grams) {
+                    let base = p.group * d * d
+                    for i in 0..<d { for j in i..<d { s[base + i * d + j] += Double(gram[i * d + j]) } }
+                }
             }
-            seen += count
+            pending.removeAll(keepingCapacity: true)
         }
+        try matrices.forEachColumnChunk(x, chunk: max(chunk, min(d, 8192))) { g, cols, count in
+            pending.append((g, Array(cols), count))
+            seen += count
+            if pending.count >= max(1, threads) { flush() }
+        }
+        flush()
         columns += seen
         samples += n
     }

@@ -88,9 +88,10 @@ public struct LayerHessianPass: Pass {
         do { interpreter = try Interpreter(model: model, threads: context.threads, fuse: false) } catch { throw fail("\(error)") }
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
         var failure: PassError?
+        let threads = context.threads
         func add(_ name: String, _ t: RTensor, _ n: Int) {
             for layer in readers[name] ?? [] where failure == nil {
-                do { try hessians[layer]!.add(t, samples: n) } catch { failure = fail("\(error)") }
+                do { try hessians[layer]!.add(t, samples: n, threads: threads) } catch { failure = fail("\(error)") }
             }
         }
         do {
