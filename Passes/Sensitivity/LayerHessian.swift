@@ -43,7 +43,8 @@ public struct LayerHessianPass: Pass {
             throw fail("the model has no quantized layers: run quantize before layer-hessian")
         }
         let key = cacheKey(model, context)
-        if context.layerHessiansKey != key || !model.quantization.layers.allSatisfy({ context.layerHessians[$0.node] != nil || !Self.hasMatrices($0, model) }) {
+        // Same float model (quantize keeps one layer entry per weighted node) and samples: same Hessians.
+        if context.layerHessiansKey != key {
             context.layerHessians = try collect(model, &context)
             context.layerHessiansKey = key
         } else {
@@ -57,13 +58,6 @@ public struct LayerHessianPass: Pass {
                                                     notes: ["H = E[x xᵀ] over \(samples) \(context.samples == nil ? "random " : "")samples"]))
         model.quantization = state
         context.count("layers scored", scored.count)
-    }
-
-    static func hasMatrices(_ layer: LayerQuantization, _ model: Model) -> Bool {
-        guard let node = model.graph.nodes.first(where: { $0.name == layer.node }),
-              let w = model.graph.initializers[layer.weight] else { return false }
-        if case .success = LayerMatrices.make(node: node, weightShape: w.shape) { return true }
-        return false
     }
 
     /// Runs the float model over the samples, adding each layer's input columns.
@@ -106,7 +100,16 @@ public struct LayerHessianPass: Pass {
         } catch {
             throw fail("\(error)")
         }
-        for k in hessians.keys { hessians[k]!.finish() }
+        for k in hessians.keys.sorted() {
+            // A layer that never ran (say, in an untaken branch) has no statistics: H = 0 would
+            // make GPTQ zero its weights, so it gets no Hessian and keeps RTN.
+            if hessians[k]!.columns == 0 {
+                hessians[k] = nil
+                context.note("no input Hessian for layer '\(k)': its input was never computed on the samples")
+            } else {
+                hessians[k]!.finish()
+            }
+        }
         return hessians
     }
 
