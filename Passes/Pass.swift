@@ -99,6 +99,13 @@ public struct PassContext: Sendable {
     public var excludedNodes: Set<String> = []
     /// Threads for the interpreter.
     public var threads = Parallel.defaultThreads
+    /// Layer-input Hessians H = E[x xᵀ] from `layer-hessian`, keyed by node name, for
+    /// passes that need them (`round(method=gptq)`); kept here, not on the IR, so they
+    /// are never printed or exported.
+    public var layerHessians: [String: LayerHessian] = [:]
+    /// What `layerHessians` were computed from (model and samples), so a rerun of the
+    /// pipeline's tail on the same float model reuses them.
+    public var layerHessiansKey: String?
 
     public init() {}
 

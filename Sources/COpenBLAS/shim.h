@@ -3,3 +3,7 @@
 #include <cblas.h>
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+// LAPACK routines OpenBLAS exports (Fortran calling convention, column-major):
+// Cholesky factorization and the inverse from it, for GPTQ's H⁻¹.
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);

@@ -42,6 +42,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Weight format of the default pipeline: int8 (per channel) or int4 (per group of 32).")
     var weights: String?
 
+    @Option(help: "Weight rounding of the default pipeline: rtn (to nearest) or gptq (layer-hessian, then round(method=gptq)).")
+    var rounding: String?
+
     @Option(help: "Keep this node in float (repeatable).")
     var exclude: [String] = []
 
@@ -71,9 +74,10 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the per-layer table.")
     var quiet = false
 
-    static func defaultPipeline(method: String, weights: String) -> String {
+    static func defaultPipeline(method: String, weights: String, rounding: String = "rtn") -> String {
         // 7-bit int8 weights: ONNX Runtime's fused x86 kernels without VNNI saturate otherwise.
-        "canonicalize,calibrate(method=\(method)),quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : "")),insert-qdq"
+        "canonicalize,calibrate(method=\(method)),quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : "")),"
+            + (rounding == "gptq" ? "layer-hessian,round(method=gptq)," : "") + "insert-qdq"
     }
 
     var reportPath: String {
@@ -86,6 +90,8 @@ struct QuantizeCommand: ParsableCommand {
         if let method, CalibrationMethod(rawValue: method) == nil {
             throw ValidationError("unknown --method '\(method)'; the methods are: \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if pipeline != nil, rounding != nil { throw ValidationError("--rounding sets the default pipeline's rounding; with --pipeline, write layer-hessian,round(method=gptq) before insert-qdq instead") }
+        if let rounding, !["rtn", "gptq"].contains(rounding) { throw ValidationError("unknown --rounding '\(rounding)'; use rtn or gptq") }
         if let weights, !["int8", "int4"].contains(weights) { throw ValidationError("unknown --weights '\(weights)'; use int8 or int4") }
         if calibration != nil, calibrationRandom != nil { throw ValidationError("give --calibration or --calibration-random, not both") }
         if let n = calibrationRandom, n < 1 { throw ValidationError("--calibration-random needs a positive count") }
@@ -95,7 +101,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8")
+        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8", rounding: rounding ?? "rtn")
         let passes: [any Pass]
         do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }
         debug.checkPassNames()

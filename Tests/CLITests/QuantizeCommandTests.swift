@@ -102,6 +102,20 @@ final class QuantizeCommandTests: CLITestCase {
         try assertFails(["--calibration", dir.path], status: 65, "s.npy")
     }
 
+    func testGPTQRoundingRunsLayerHessianAndRound() throws {
+        let dir = try temporaryFolder()
+        let out = dir.appendingPathComponent("mlp.gptq.onnx")
+        let r = try quantize(["--calibration", digits.appendingPathComponent("calib_x.npy").path, "--weights", "int4", "--rounding", "gptq"], out: out)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("mlp.gptq.report.json"))) as! [String: Any]
+        let pipeline = try XCTUnwrap(json["pipeline"] as? String)
+        XCTAssertTrue(pipeline.contains("quantize(weights=int4") && pipeline.contains("),layer-hessian(samples=128,batch=32),round(method=gptq,")
+                      && pipeline.hasSuffix(",insert-qdq"), pipeline)
+        let calib = ["--calibration", digits.appendingPathComponent("calib_x.npy").path]
+        try assertFails(calib + ["--rounding", "best"], status: 64, "unknown --rounding 'best'; use rtn or gptq")
+        try assertFails(calib + ["--rounding", "gptq", "--pipeline", "canonicalize"], status: 64, "--rounding sets the default pipeline's rounding")
+    }
+
     func testUnknownPassOrOption() throws {
         let calib = ["--calibration", digits.appendingPathComponent("calib_x.npy").path]
         try assertFails(calib + ["--pipeline", "canonicalize,quantise"], status: 64, "unknown pass 'quantise'; the passes are:")
