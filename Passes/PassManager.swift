@@ -12,6 +12,8 @@ public enum PassRegistry {
         RemoveIdentity.self,
         DeadCodeElimination.self,
         Quantize.self,
+        WeightErrorSensitivity.self,
+        Allocate.self,
         InsertQDQ.self,
     ]
 

@@ -109,14 +109,12 @@ public struct QuantizationReport: Codable, Sendable {
             let floatBytes = n * 4
             var bytes = floatBytes
             var weightError: ErrorStatistics?
-            if let q = l.quantized, let w, let values = w.floatValues(), case .integer(let bits, let granularity, _) = l.format {
-                let scales = q.scales.count
-                bytes = (n * bits + 7) / 8 + scales * 4 + (scales * bits + 7) / 8
+            // The one cost function budgets use too (zero points only for asymmetric formats).
+            if let w { bytes = l.format.storageBytes(shape: w.shape, channelAxis: l.channelAxis, groupAxis: l.groupAxis) }
+            if let q = l.quantized, let w, let values = w.floatValues(), case .integer(_, let granularity, _) = l.format {
                 let deq = WeightQuantizer.dequantize(q, shape: w.shape, granularity: granularity,
                                                      channelAxis: l.channelAxis, groupAxis: l.groupAxis)
                 weightError = ErrorStatistics(reference: values, approximation: deq)
-            } else if l.format == .float16 {
-                bytes = n * 2
             }
             let act = watch[l.node].flatMap { comparison?.values[$0.float] }
             return Layer(node: l.node, op: l.opType, format: l.format.description, rounding: l.quantized?.rounding,
