@@ -143,7 +143,7 @@ public struct Allocate: Pass {
         let problem = AllocationProblem(layers: layers, budget: limit)
         let minimum = problem.minimumCost
         if minimum > limit {
-            throw fail("budget \(budgetText) (\(limit) bytes for \(weights) weights) is too small: these formats need at least "
+            throw fail("budget \(budgetText) (\(limit) bytes for \(weights) weights) is too small: it needs at least "
                 + budget.minimumText(bytes: minimum, weights: weights) + " (\(minimum) bytes: every layer in its smallest candidate format"
                 + (pins.isEmpty && state.excluded.isEmpty ? "" : ", pinned and excluded layers as they are") + ")")
         }

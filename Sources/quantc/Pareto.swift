@@ -13,6 +13,8 @@ struct Sweep {
     var notes: [String]
     var unmet: Bool
     var best: ParetoPoint
+    /// The passes after calibration that produced the chosen model.
+    var stages: String
 }
 
 extension QuantizeCommand {
@@ -64,6 +66,7 @@ extension QuantizeCommand {
         // Measure every point against the float model.
         var points: [ParetoPoint] = []
         var models: [Model] = []
+        var stages: [String] = []
         var measuredMSE: [Double] = []
         var metricName = ""
         var floatMetric = 0.0
@@ -103,6 +106,7 @@ extension QuantizeCommand {
             q.producerVersion = QuantCInfo.version
             try ONNXExporter.write(q, to: scratch)
             let seconds = now() - t + extraSeconds
+            stages.append(start.quantization.sensitivities.isEmpty ? text : "quantize(weights=int8,reduce-range=true),\(Self.sensitivityStage),\(text)")
             try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: Self.fileSize(scratch))
         }
         try produce("int8", "quantize(weights=int8,reduce-range=true),insert-qdq", from: base, budget: nil)
@@ -153,7 +157,7 @@ extension QuantizeCommand {
         var model = models[chosen]
         model.producerName = "quantc"
         model.producerVersion = QuantCInfo.version
-        return Sweep(chosen: model, points: [floatPoint] + points, notes: notes, unmet: unmet, best: points[best])
+        return Sweep(chosen: model, points: [floatPoint] + points, notes: notes, unmet: unmet, best: points[best], stages: stages[chosen])
     }
 
     static func csv(_ points: [ParetoPoint]) -> String {
@@ -188,6 +192,6 @@ extension QuantizeCommand {
             }.joined(separator: "  ")
         }
         out.insert(String(repeating: "-", count: out[0].count), at: 1)
-        return "\npareto front (also in the report and \(points.isEmpty ? "" : "OUTPUT.pareto.csv")):\n" + out.joined(separator: "\n") + "\n"
+        return "\npareto front:\n" + out.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(separator: "\n") + "\n"
     }
 }

@@ -258,7 +258,9 @@ struct QuantizeCommand: ParsableCommand {
                 return QuantizationReport.Output(name: o.name, error: e, top1Agreement: t)
             }
             let r = QuantizationReport(
-                model: model, output: output, pipeline: manager.pipelineText, calibration: m.quantization.calibration,
+                model: model, output: output,
+                pipeline: sweep.map { s in (manager.passes.prefix { type(of: $0).name != Quantize.name }.map(\.pipelineText) + [s.stages]).joined(separator: ",") }
+                    ?? manager.pipelineText, calibration: m.quantization.calibration,
                 activations: m.quantization.activations?.description, evaluation: evaluation,
                 evaluationSamples: comparison.samples, layers: layers, outputs: outputs,
                 accuracy: comparison.accuracy.map { .init(float: Double($0.float) / Double(max($0.total, 1)),
@@ -277,7 +279,7 @@ struct QuantizeCommand: ParsableCommand {
             }
             if !quiet { print(report.table, terminator: "") }
             if let sweep {
-                print(Self.paretoTable(sweep.points), terminator: "")
+                print(Self.paretoTable(sweep.points) + "(written to \(paretoPath) and \(reportPath))\n", terminator: "")
                 if sweep.unmet {
                     FileHandle.standardError.write(Data("error: no swept model is within --max-drop \(maxDrop!) points of float; the best: \(Self.describe(sweep.best))\n".utf8))
                     Foundation.exit(ExitStatus.dropNotMet.rawValue)

@@ -167,10 +167,6 @@ final class AllocationTests: XCTestCase {
             let o = try XCTUnwrap(other.quantization.allocation)
             if o.averageBits <= 5 { XCTAssertLessThanOrEqual(record.predicted, o.predicted) }
         }
-        // The QDQ model is written from the mixed decisions.
-        var q = m
-        var manager = PassManager(passes: try PassRegistry.pipeline("insert-qdq"))
-        try manager.run(on: &q)
     }
 
     func testPinsAreHonoured() throws {
@@ -204,7 +200,7 @@ final class AllocationTests: XCTestCase {
     func testBadInputs() throws {
         // Below what the formats allow: the error states the minimum.
         assertFails("quantize,sensitivity-weight-error,allocate(budget=3bits)", "needs at least 4.")
-        assertFails("quantize,sensitivity-weight-error,allocate(budget=1000B)", "at least 3")
+        assertFails("quantize,sensitivity-weight-error,allocate(budget=1000B)", "needs at least 3656 bytes")
         // Above float: a no-op with a note.
         var m = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
         var manager = PassManager(passes: try PassRegistry.pipeline("quantize,sensitivity-weight-error,allocate(budget=40bits)"))
