@@ -157,6 +157,13 @@ public struct Allocate: Pass {
                 : "proportional ignores the budget and exceeds it: \(cost) bytes for \(limit) allowed")
             if cost > limit { context.note(notes.last!) }
         }
+        // The baselines on the same problem, so the report shows what exactness buys.
+        for other in AllocationSolver.allCases where other != solver {
+            guard let c = other.solve(problem) else { continue }
+            let b = problem.cost(c)
+            notes.append(String(format: "%@ would predict Σ Ω = %.6g with %d bytes (%@)", other.rawValue, problem.score(c), b,
+                                b <= limit ? "within the budget" : "over the budget"))
+        }
         if !unscoredPins.isEmpty { notes.append("pinned layers without a \(table.method) score (counted as 0): " + unscoredPins.joined(separator: ", ")) }
 
         var changed = 0

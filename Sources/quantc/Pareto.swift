@@ -189,9 +189,9 @@ extension QuantizeCommand {
             r.indices.map { c in
                 let pad = String(repeating: " ", count: widths[c] - r[c].count)
                 return c == 0 || c == 8 ? r[c] + pad : pad + r[c]
-            }.joined(separator: "  ")
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
-        out.insert(String(repeating: "-", count: out[0].count), at: 1)
-        return "\npareto front:\n" + out.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(separator: "\n") + "\n"
+        out.insert(String(repeating: "-", count: out.map(\.count).max()!), at: 1)
+        return "\npareto front:\n" + out.joined(separator: "\n") + "\n"
     }
 }
