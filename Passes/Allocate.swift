@@ -86,6 +86,9 @@ public struct Allocate: Pass {
             throw fail("keep: " + (isNode ? "node '\(node)' is not a quantizable layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight)"
                 : "the model has no node named '\(node)'") + Quantize.suggestion(for: node, among: model.graph.nodes))
         }
+        for (node, format) in pinList where state.excluded.contains(node) && format != .float32 {
+            throw fail("keep: node '\(node)' is pinned to \(format) but excluded (kept in float); drop one of the two")
+        }
         let pins = Dictionary(pinList.map { ($0.node, $0.format) }, uniquingKeysWith: { a, _ in a })
 
         // Candidates: formats= (a subset of what was scored), else the model's.

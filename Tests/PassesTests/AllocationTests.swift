@@ -214,11 +214,33 @@ final class AllocationTests: XCTestCase {
         assertFails("quantize,sensitivity-weight-error,allocate(budget=5bits,formats=int4/g7)", "between 8 and 4096")
         // keep naming no node, or a node that is not a layer.
         assertFails("quantize,sensitivity-weight-error,allocate(budget=5bits,keep=fc9=fp16)", "no node named 'fc9'")
+        assertFails("quantize(exclude=fc1),sensitivity-weight-error,allocate(budget=9bits,keep=fc1=fp16)", "pinned to fp16 but excluded")
         // Objectives: unknown, and no table at all.
         assertFails("quantize,sensitivity-weight-error,allocate(budget=5bits,objective=hessian)", "unknown objective 'hessian'")
         assertFails("quantize,allocate(budget=5bits)", "run a sensitivity pass before `allocate`, e.g. sensitivity-weight-error")
         assertFails("quantize,sensitivity-weight-error,allocate(budget=latency:2ms)", "needs a target; comes with `compile`")
         assertFails("quantize,sensitivity-weight-error,allocate", "needs budget=")
+    }
+
+    func testWeightErrorScoresAreTheSquaredRoundingError() throws {
+        let m = try mlp("quantize,sensitivity-weight-error")
+        let table = try XCTUnwrap(m.quantization.sensitivities.first { $0.method == "weight-error" })
+        XCTAssertEqual(m.quantization.candidateFormats, CandidateFormats.standard)
+        for l in m.quantization.layers {
+            let w = m.graph.initializers[l.weight]!
+            let values = w.floatValues()!
+            // int8 per channel by hand: RTN integers dequantized.
+            let q = WeightQuantizer.quantize(values, shape: w.shape, format: .int8PerChannel, channelAxis: l.channelAxis, groupAxis: l.groupAxis)!
+            let back = WeightQuantizer.dequantize(q, shape: w.shape, granularity: .perChannel, channelAxis: l.channelAxis, groupAxis: l.groupAxis)
+            let expected = zip(values, back).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }
+            XCTAssertEqual(table.score(node: l.node, format: .int8PerChannel)!, expected, accuracy: 1e-12 * expected)
+            // Coarser formats lose more.
+            let s = CandidateFormats.standard.map { table.score(node: l.node, format: $0)! }
+            XCTAssertLessThan(s[0], s[1])
+            XCTAssertLessThan(s[1], s[2])
+            XCTAssertLessThanOrEqual(s[2], s[3])
+            XCTAssertLessThanOrEqual(s[3], s[4])
+        }
     }
 
     func testObjectiveAutoRanksAgainstMeasured() {
