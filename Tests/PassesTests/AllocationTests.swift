@@ -78,6 +78,26 @@ final class AllocationTests: XCTestCase {
         XCTAssertGreaterThan(feasible, 250)
     }
 
+    /// Larger instances with small integer costs, against the textbook DP over every byte of budget
+    /// (exact for integer costs: best[b] = least score with total cost ≤ b).
+    func testExactMatchesDynamicProgrammingOverBytes() {
+        var rng = SplitMix64(seed: 0xD9)
+        for trial in 0..<20 {
+            let p = Self.instance(&rng, layers: 30 + trial * 4, formats: 5, wild: true)
+            var best = [Double](repeating: 0, count: p.budget + 1)
+            for l in p.layers {
+                var next = [Double](repeating: .infinity, count: p.budget + 1)
+                for b in 0...p.budget { for o in l where o.cost <= b { next[b] = min(next[b], best[b - o.cost] + o.score) } }
+                best = next
+            }
+            let got = ExactKnapsack.solve(p)
+            XCTAssertEqual(got == nil, best[p.budget] == .infinity, "trial \(trial)")
+            guard let got else { continue }
+            XCTAssertLessThanOrEqual(p.cost(got), p.budget)
+            XCTAssertEqual(p.score(got), best[p.budget], accuracy: 1e-9 * max(1, best[p.budget]), "trial \(trial)")
+        }
+    }
+
     func testExactIsNoWorseThanTheBaselines() {
         var rng = SplitMix64(seed: 0xBA5E)
         var greedyWorse = 0, proportionalChecked = 0
