@@ -12,7 +12,9 @@ public enum PassRegistry {
         RemoveIdentity.self,
         DeadCodeElimination.self,
         Quantize.self,
+        WeightErrorSensitivity.self,
         LayerHessianPass.self,
+        Allocate.self,
         Round.self,
         InsertQDQ.self,
     ]

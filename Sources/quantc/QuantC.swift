@@ -11,11 +11,12 @@ struct QuantC: ParsableCommand {
         commandName: "quantc",
         abstract: "Quantize ONNX models for AMD GCN GPUs and explain the precision of every layer.",
         discussion: """
-        Exit status: 0 success, 64 usage error, 65 bad input (model or data), \
+        Exit status: 0 success, 3 no model swept by `quantize --max-drop` is within the allowed \
+        drop (the best one is written), 64 usage error, 65 bad input (model or data), \
         73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [QuantizeCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self]
+        subcommands: [QuantizeCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self]
     )
 }
 
@@ -26,6 +27,8 @@ enum QuantCVersion {
 /// Exit statuses, from sysexits(3) so scripts can tell failures apart.
 enum ExitStatus: Int32 {
     case success = 0
+    /// `quantize --max-drop`: no swept model is within the allowed metric drop.
+    case dropNotMet = 3
     case usage = 64
     case badInput = 65
     case internalError = 70

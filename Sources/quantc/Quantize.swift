@@ -15,6 +15,14 @@ struct QuantizeCommand: ParsableCommand {
         (--method and --weights change it). Writes OUTPUT and OUTPUT's report \
         (OUTPUT with .onnx replaced by .report.json), prints the per-layer table.
 
+        Mixed precision: --budget 4.5bits (or 1.2MB, 800KB, 123456B: stored weight bytes, SI units, \
+        1 MB = 10^6 bytes; scales and zero points count) runs \
+        \(QuantizeCommand.defaultPipeline(method: "auto", weights: "int8", budget: "4.5bits")). \
+        --pareto sweeps budgets from the smallest the formats allow to uniform int8, plus uniform \
+        int8, int4/g128 and float, measures each end to end and writes OUTPUT.pareto.csv and the \
+        curve in the report; --max-drop D returns the smallest swept model whose metric is at most \
+        D points below float (exit status 3 when none is).
+
         Calibration and test data: a folder of *.npz files (one array per input), of \
         test_data_set_*/input_*.pb folders, or of *.npy files (single-input models: one \
         sample or a batch each), or a single .npy/.npz file.
@@ -48,6 +56,21 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Keep this node in float (repeatable).")
     var exclude: [String] = []
 
+    @Option(help: "Mixed precision under a weight budget: average stored bits per weight (4.5bits) or stored bytes (1.2MB, 800KB, 123456B; SI, 1 MB = 10^6 bytes), scales and zero points included.")
+    var budget: String?
+
+    @Option(help: "With --budget or --pareto: pin a layer's weight format, NODE=FORMAT (fp32, fp16, int8/channel, int4/g32, int4/g128, ...; repeatable).")
+    var keep: [String] = []
+
+    @Option(help: "With --budget or --pareto: the allocation solver, exact (default), greedy or proportional.")
+    var solver: String?
+
+    @Flag(help: "Sweep weight budgets, measure every point end to end, write OUTPUT.pareto.csv and the curve in the report.")
+    var pareto = false
+
+    @Option(help: "With --pareto (implied): write the smallest swept model whose task metric is at most this many points below float's; exit status 3 if none is.")
+    var maxDrop: Double?
+
     @Option(help: "Held-out samples for the end-to-end figures (default: the calibration samples).")
     var test: String?
 
@@ -74,11 +97,24 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the per-layer table.")
     var quiet = false
 
-    static func defaultPipeline(method: String, weights: String, rounding: String = "rtn") -> String {
+    /// The sensitivity stage of the mixed-precision pipeline: one place to switch methods.
+    static let sensitivityStage = "sensitivity-weight-error(reduce-range=true)"
+
+    static func defaultPipeline(method: String, weights: String, rounding: String = "rtn", budget: String? = nil,
+                                solver: String = "exact", keep: [String] = []) -> String {
         // 7-bit int8 weights: ONNX Runtime's fused x86 kernels without VNNI saturate otherwise.
-        "canonicalize,calibrate(method=\(method)),quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : "")),"
-            + (rounding == "gptq" ? "layer-hessian,round(method=gptq)," : "") + "insert-qdq"
+        var stages = ["canonicalize", "calibrate(method=\(method))", "quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : ""))"]
+        if rounding == "gptq" { stages.append("layer-hessian") }
+        if let budget { stages += [sensitivityStage, allocateStage(budget: budget, solver: solver, keep: keep)] }
+        if rounding == "gptq" { stages.append("round(method=gptq)") }
+        return (stages + ["insert-qdq"]).joined(separator: ",")
     }
+
+    static func allocateStage(budget: String, solver: String, keep: [String]) -> String {
+        "allocate(budget=\(budget),solver=\(solver)\(keep.isEmpty ? "" : ",keep=" + keep.joined(separator: ";")),reduce-range=true)"
+    }
+
+    var mixed: Bool { budget != nil || pareto || maxDrop != nil }
 
     var reportPath: String {
         report ?? (output.hasSuffix(".onnx") ? String(output.dropLast(5)) : output) + ".report.json"
@@ -98,10 +134,25 @@ struct QuantizeCommand: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if evalSamples < 0 { throw ValidationError("--eval-samples must not be negative") }
         if labels != nil, test == nil { throw ValidationError("--labels describes the --test samples; give --test too") }
+        if pipeline != nil, mixed { throw ValidationError("--budget, --pareto and --max-drop set the default pipeline; with --pipeline, write sensitivity-weight-error,allocate(budget=...) instead") }
+        if !mixed, !keep.isEmpty || solver != nil { throw ValidationError("--keep and --solver choose formats under a budget: give --budget (or --pareto)") }
+        if let budget, case .failure(let e) = AllocationBudget.parse(budget) { throw ValidationError("--budget: \(e.message)") }
+        if let solver, AllocationSolver(rawValue: solver) == nil {
+            throw ValidationError("unknown --solver '\(solver)'; the solvers are: \(AllocationSolver.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        for k in keep {
+            let parts = k.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--keep '\(k)' is not NODE=FORMAT (e.g. --keep fc1=fp16)") }
+            if WeightFormat(parsing: String(parts[1])) == nil {
+                throw ValidationError("--keep: unknown format '\(parts[1])' for node '\(parts[0])'; formats are written fp32, \(FormatList.syntax)")
+            }
+        }
+        if let maxDrop, !(maxDrop >= 0) { throw ValidationError("--max-drop must be a non-negative number of points") }
     }
 
     func run() throws {
-        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8", rounding: rounding ?? "rtn")
+        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8", rounding: rounding ?? "rtn",
+                                                     budget: pareto || maxDrop != nil ? nil : budget, solver: solver ?? "exact", keep: keep)
         let passes: [any Pass]
         do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }
         debug.checkPassNames()
@@ -119,6 +170,12 @@ struct QuantizeCommand: ParsableCommand {
             Quantize.nameNodes(&named)
             for name in exclude where !named.nodes.contains(where: { $0.name == name }) {
                 fail("--exclude: \(model) has no node named '\(name)'\(Quantize.suggestion(for: name, among: named.nodes))", .usage)
+            }
+            for k in keep {
+                let name = String(k.split(separator: "=", maxSplits: 1)[0])
+                if !named.nodes.contains(where: { $0.name == name }) {
+                    fail("--keep: \(model) has no node named '\(name)'\(Quantize.suggestion(for: name, among: named.nodes))", .usage)
+                }
             }
             let readProto: SampleSource.ProtoReader = { try ONNXImporter.importTensor(at: $0) }
             let inputs = original.graph.runtimeInputs
@@ -144,8 +201,29 @@ struct QuantizeCommand: ParsableCommand {
                 if name == Quantize.name { floatWeights = Dictionary(uniqueKeysWithValues: model.graph.initializers.map { ($0.key, $0.value) }) }
             }
             var selection: String?
+            var sweep: Sweep?
             do {
-                selection = try runPipeline(&manager, on: &m, original: original, calibration: calibrationSource)
+                if pareto || maxDrop != nil {
+                    var base: Model?
+                    manager.willRun = { name, model in
+                        if name == Quantize.name {
+                            floatWeights = Dictionary(uniqueKeysWithValues: model.graph.initializers.map { ($0.key, $0.value) })
+                            base = model
+                        }
+                    }
+                    selection = try runPipeline(&manager, on: &m, original: original, calibration: calibrationSource)
+                    guard var b = base else { fail("\(model): the pipeline did not reach quantize", .internalError) }
+                    // The calibrated float model with the range set the int8 pipeline chose.
+                    b.quantization.ranges = m.quantization.ranges
+                    b.quantization.calibration = m.quantization.calibration
+                    b.quantization.candidates = []
+                    sweep = try runSweep(base: b, original: original, context: manager.context,
+                                         feed: evaluationFeed(testSource, calibrationSource).feed, labels: labelValues,
+                                         limit: evalSamples > 0 ? evalSamples : (testSource == nil ? 32 : .max))
+                    m = sweep!.chosen
+                } else {
+                    selection = try runPipeline(&manager, on: &m, original: original, calibration: calibrationSource)
+                }
             } catch let e as PassError {
                 fail("\(model): \(e)", .badInput)
             } catch let e as InterpreterError {
@@ -159,18 +237,7 @@ struct QuantizeCommand: ParsableCommand {
             try ONNXExporter.write(m, to: output)
 
             // End-to-end and per-layer figures against the float model.
-            let feed: SampleFeed
-            let evaluation: String
-            if let testSource {
-                feed = .files(testSource)
-                evaluation = "test data \(test!)"
-            } else if let calibrationSource {
-                feed = .files(calibrationSource)
-                evaluation = "the first calibration samples (no --test given)"
-            } else {
-                feed = .random(count: min(calibrationRandom ?? 64, 64), seed: 0x7E57)
-                evaluation = "random inputs"
-            }
+            let (feed, evaluation) = evaluationFeed(testSource, calibrationSource)
             let watch = Self.watchList(m)
             let comparison: ModelComparison
             do {
@@ -186,6 +253,12 @@ struct QuantizeCommand: ParsableCommand {
             let quantizedWeightBytes = m.graph.initializers.values.reduce(0) { $0 + $1.byteCount }
             var notes = passNotes
             if let selection { notes.append(selection) }
+            if let a = m.quantization.allocation {
+                notes.append(String(format: "allocation: %@ solver, objective %@, budget %@: %.3f bits per weight, %d weight bytes, predicted Σ Ω = %.4g",
+                                    a.solver, a.objective, a.budget, a.averageBits, a.bytes, a.predicted))
+                notes += a.notes.map { "allocation: \($0)" }
+            }
+            if let sweep { notes += sweep.notes }
             if calibrationRandom != nil { notes.append("calibrated on random inputs") }
             let outputs = original.graph.outputs.compactMap { o -> QuantizationReport.Output? in
                 guard let e = comparison.outputs[o.name] else { return nil }
@@ -193,7 +266,9 @@ struct QuantizeCommand: ParsableCommand {
                 return QuantizationReport.Output(name: o.name, error: e, top1Agreement: t)
             }
             var r = QuantizationReport(
-                model: model, output: output, pipeline: manager.pipelineText, calibration: m.quantization.calibration,
+                model: model, output: output,
+                pipeline: sweep.map { s in (manager.passes.prefix { type(of: $0).name != Quantize.name }.map(\.pipelineText) + [s.stages]).joined(separator: ",") }
+                    ?? manager.pipelineText, calibration: m.quantization.calibration,
                 activations: m.quantization.activations?.description, evaluation: evaluation,
                 evaluationSamples: comparison.samples, layers: layers, outputs: outputs,
                 accuracy: comparison.accuracy.map { .init(float: Double($0.float) / Double(max($0.total, 1)),
@@ -201,10 +276,24 @@ struct QuantizeCommand: ParsableCommand {
                 floatModelBytes: Self.fileSize(model), quantizedModelBytes: Self.fileSize(output),
                 floatWeightBytes: floatWeightBytes, quantizedWeightBytes: quantizedWeightBytes, notes: notes)
             r.addPrecisionAnalysis(from: m.quantization)
+            var report = r
+            report.pareto = sweep?.points
             let file = try AtomicFile(path: reportPath)
-            try file.write(try r.json())
+            try file.write(try report.json())
             try file.commit()
-            if !quiet { print(r.table, terminator: "") }
+            if let sweep {
+                let csv = try AtomicFile(path: paretoPath)
+                try csv.write(Array(Self.csv(sweep.points).utf8))
+                try csv.commit()
+            }
+            if !quiet { print(report.table, terminator: "") }
+            if let sweep {
+                print(Self.paretoTable(sweep.points) + "(written to \(paretoPath) and \(reportPath))\n", terminator: "")
+                if sweep.unmet {
+                    FileHandle.standardError.write(Data("error: no swept model is within --max-drop \(maxDrop!) points of float; the best: \(Self.describe(sweep.best))\n".utf8))
+                    Foundation.exit(ExitStatus.dropNotMet.rawValue)
+                }
+            }
         }
     }
 
@@ -256,6 +345,13 @@ struct QuantizeCommand: ParsableCommand {
                 "\(s.name) " + String(format: "%.1f dB", s.sqnr) + (s.top1.map { String(format: " (top-1 %.2f%%)", 100 * $0) } ?? "")
             }.joined(separator: ", ")
             + " -> \(versions[best].name)"
+    }
+
+    /// Where the end-to-end figures are measured: the test split, else calibration samples, else random inputs.
+    func evaluationFeed(_ testSource: SampleSource?, _ calibrationSource: SampleSource?) -> (feed: SampleFeed, evaluation: String) {
+        if let testSource { return (.files(testSource), "test data \(test!)") }
+        if let calibrationSource { return (.files(calibrationSource), "the first calibration samples (no --test given)") }
+        return (.random(count: min(calibrationRandom ?? 64, 64), seed: 0x7E57), "random inputs")
     }
 
     /// Per layer: its output value in the float model and the value consumers read

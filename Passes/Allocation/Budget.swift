@@ -1,0 +1,63 @@
+import Foundation
+
+/// A weight-size budget for `allocate`: average stored bits per weight
+/// (`4.5bits`) or total stored bytes (`1.2MB`, `800KB`, `123456B`; SI units,
+/// 1 MB = 10⁶ bytes). Scales and zero points count (``WeightFormat/storageBytes``).
+/// `latency:…` is reserved for the code generator's latency model.
+public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
+    case bitsPerWeight(Double)
+    case bytes(Int)
+
+    /// Parses the budget text; the error message says what is wrong with it.
+    public static func parse(_ text: String) -> Result<AllocationBudget, BudgetParseError> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let lower = t.lowercased()
+        if lower.hasPrefix("latency:") {
+            return .failure(.init("budget '\(t)': a latency budget needs a target; comes with `compile`"))
+        }
+        let units: [(suffix: String, scale: Double, bits: Bool)] = [
+            ("bits", 1, true), ("bit", 1, true), ("gb", 1e9, false), ("mb", 1e6, false), ("kb", 1e3, false), ("b", 1, false),
+        ]
+        guard let unit = units.first(where: { lower.hasSuffix($0.suffix) }),
+              let number = Double(lower.dropLast(unit.suffix.count)), number.isFinite, number > 0 else {
+            return .failure(.init("budget '\(t)' is not a size: write average bits per weight (4.5bits) or bytes (123456B, 800KB, 1.2MB; 1 MB = 10^6 bytes)"))
+        }
+        if unit.bits { return .success(.bitsPerWeight(number)) }
+        let bytes = (number * unit.scale).rounded(.down)
+        guard bytes >= 1, bytes < 1e18 else { return .failure(.init("budget '\(t)' is out of range")) }
+        return .success(.bytes(Int(bytes)))
+    }
+
+    /// The largest total of stored bytes the budget allows for `weights` weights.
+    public func byteLimit(weights: Int) -> Int {
+        switch self {
+        case .bytes(let b): return b
+        // average bits ≤ b  ⇔  8·bytes ≤ b·n; a tiny slack absorbs the decimal's binary rounding.
+        case .bitsPerWeight(let b): return Int((b * Double(weights) / 8 + 1e-9).rounded(.down))
+        }
+    }
+
+    /// `needs at least …` in the budget's own unit for a minimum of `bytes`.
+    public func minimumText(bytes: Int, weights: Int) -> String {
+        switch self {
+        case .bytes: return "\(bytes) bytes"
+        case .bitsPerWeight:
+            // Rounded up, so that the figure printed is itself enough.
+            let bits = (Double(bytes) * 8 / Double(max(weights, 1)) * 100).rounded(.up) / 100
+            return String(format: "%.2f bits per weight", bits)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .bitsPerWeight(let b): return "\(b)bits"
+        case .bytes(let n): return "\(n)B"
+        }
+    }
+}
+
+public struct BudgetParseError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

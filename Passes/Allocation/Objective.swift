@@ -1,0 +1,92 @@
+import IR
+
+/// Which sensitivity table `allocate` minimises.
+///
+/// `auto`: when a `measured` table exists (end-to-end distortion of quantizing
+/// one layer at a time), the predictor whose scores rank-correlate best with it
+/// (Spearman's ρ over every (layer, format) both score) — `measured` itself is
+/// the yardstick and is used only when it is the only table; otherwise the first
+/// present of ``preference`` (then any other table, by name).
+public enum AllocationObjective {
+    /// Best-founded first: the exact layer-local reconstruction error, the HAWQ-V2
+    /// trace-weighted error, the measured one, the curvature bound, then weight error.
+    public static let preference = ["layer-hessian", "hessian-trace", "measured", "curvature", "weight-error"]
+
+    /// The chosen table and a sentence on why.
+    public static func choose(_ name: String, among tables: [SensitivityTable]) -> Result<(SensitivityTable, String), ObjectiveError> {
+        if tables.isEmpty {
+            return .failure(.init("no sensitivity scores to allocate by: run a sensitivity pass before `allocate`, "
+                + "e.g. sensitivity-weight-error (weight error ‖Q(W) − W‖²) or layer-hessian, hessian-trace, measured, curvature"))
+        }
+        if name != "auto" {
+            guard let t = tables.last(where: { $0.method == name }) else {
+                return .failure(.init("unknown objective '\(name)': the sensitivity tables present are "
+                    + tables.map(\.method).joined(separator: ", ") + " (or use auto)"))
+            }
+            return .success((t, "objective \(name) as asked"))
+        }
+        // Later runs of the same method replace earlier ones.
+        var latest: [String: SensitivityTable] = [:]
+        for t in tables { latest[t.method] = t }
+        if let measured = latest["measured"], latest.count > 1 {
+            let ranked = latest.values.filter { $0.method != "measured" }
+                .map { ($0, spearman($0, measured)) }
+                .sorted { ($1.1 ?? -2, $0.0.method) < ($0.1 ?? -2, $1.0.method) }
+            let why = "auto: Spearman ρ with measured: " + ranked.map { "\($0.0.method) \($0.1.map { String(format: "%.3f", $0) } ?? "n/a")" }.joined(separator: ", ")
+            return .success((ranked[0].0, why + " -> \(ranked[0].0.method)"))
+        }
+        let order = preference.filter { latest[$0] != nil } + latest.keys.filter { !preference.contains($0) }.sorted()
+        return .success((latest[order[0]]!, "auto: \(order[0]) by the fixed preference \(preference.joined(separator: " > ")) (no measured table to rank against)"))
+    }
+
+    /// Spearman's rank correlation of two tables over the (node, format) pairs both score;
+    /// nil with fewer than 3 pairs or a constant ranking.
+    public static func spearman(_ a: SensitivityTable, _ b: SensitivityTable) -> Double? {
+        var xs: [Double] = [], ys: [Double] = []
+        for node in a.scores.keys.sorted() {
+            guard let fa = a.scores[node], let fb = b.scores[node] else { continue }
+            for f in fa.keys.sorted() {
+                if let y = fb[f], let x = fa[f], x.isFinite, y.isFinite {
+                    xs.append(x)
+                    ys.append(y)
+                }
+            }
+        }
+        return rankCorrelation(xs, ys)
+    }
+
+    /// Spearman's ρ of paired values; nil with fewer than 3 pairs or a constant ranking.
+    public static func rankCorrelation(_ xs: [Double], _ ys: [Double]) -> Double? {
+        guard xs.count >= 3, xs.count == ys.count else { return nil }
+        let rx = ranks(xs), ry = ranks(ys)
+        let mx = rx.reduce(0, +) / Double(rx.count), my = ry.reduce(0, +) / Double(ry.count)
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for i in rx.indices {
+            sxy += (rx[i] - mx) * (ry[i] - my)
+            sxx += (rx[i] - mx) * (rx[i] - mx)
+            syy += (ry[i] - my) * (ry[i] - my)
+        }
+        guard sxx > 0, syy > 0 else { return nil }
+        return sxy / (sxx * syy).squareRoot()
+    }
+
+    /// Ranks from 1, ties sharing their mean rank (so ρ is Pearson's r of the ranks).
+    static func ranks(_ v: [Double]) -> [Double] {
+        let order = v.indices.sorted { (v[$0], $0) < (v[$1], $1) }
+        var r = [Double](repeating: 0, count: v.count)
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count, v[order[j + 1]] == v[order[i]] { j += 1 }
+            for k in i...j { r[order[k]] = Double(i + j) / 2 + 1 }
+            i = j + 1
+        }
+        return r
+    }
+}
+
+public struct ObjectiveError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Interpreter
+import IR
+import ONNX
+import Passes
+import Report
+
+/// The outcome of `quantize --pareto`: every measured point, the model returned,
+/// and whether `--max-drop` was met.
+struct Sweep {
+    var chosen: Model
+    var points: [ParetoPoint]
+    var notes: [String]
+    var unmet: Bool
+    var best: ParetoPoint
+    /// The passes after calibration that produced the chosen model.
+    var stages: String
+}
+
+extension QuantizeCommand {
+    var paretoPath: String { (output.hasSuffix(".onnx") ? String(output.dropLast(5)) : output) + ".pareto.csv" }
+
+    /// Sweeps weight budgets from the smallest the candidate formats allow up to uniform int8's
+    /// size in six steps (plus --budget), and adds uniform int8, uniform int4/g128 and float.
+    /// Each point is allocated, rounded (RTN), written as QDQ and measured end to end on `feed`.
+    /// `base` is the calibrated float model (ranges chosen); `seconds` of a point count its
+    /// passes and export after calibration (the sensitivity pass included for mixed points).
+    func runSweep(base: Model, original: Model, context: PassContext, feed: SampleFeed, labels: [Int64]?, limit: Int) throws -> Sweep {
+        let batch = Self.evaluationBatch(original.graph.runtimeInputs)
+        func run(_ text: String, on model: Model) throws -> Model {
+            var manager = PassManager(passes: try PassRegistry.pipeline(text))
+            manager.context = context
+            var m = model
+            try manager.run(on: &m)
+            return m
+        }
+        func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        let t0 = now()
+        let scored = try run("quantize(weights=int8,reduce-range=true)," + Self.sensitivityStage, on: base)
+        let sensitivitySeconds = now() - t0
+        let shapes = scored.quantization.layers.map { base.graph.initializers[$0.weight]!.shape }
+        let weights = shapes.reduce(0) { $0 + $1.reduce(1, *) }
+        func bytes(_ m: Model) -> Int {
+            zip(m.quantization.layers, shapes).reduce(0) { $0 + $1.0.format.storageBytes(shape: $1.1, channelAxis: $1.0.channelAxis, groupAxis: $1.0.groupAxis) }
+        }
+        // Budgets: from the smallest total the candidates (and pins) allow to uniform int8.
+        let pins = Dictionary(keep.map { k in let p = k.split(separator: "=", maxSplits: 1).map(String.init); return (p[0], WeightFormat(parsing: p[1])!) },
+                              uniquingKeysWith: { a, _ in a })
+        var smallest = 0
+        for (l, shape) in zip(scored.quantization.layers, shapes) {
+            let options = l.format == .float32 ? [.float32] : pins[l.node].map { [$0] } ?? scored.quantization.formatsConsidered
+            smallest += options.map { $0.storageBytes(shape: shape, channelAxis: l.channelAxis, groupAxis: l.groupAxis) }.min()!
+        }
+        let int8Bytes = bytes(try run("quantize(weights=int8)", on: base))
+        let low = (Double(smallest) * 8 / Double(weights) * 100).rounded(.up) / 100
+        let high = max(low, (Double(int8Bytes) * 8 / Double(weights) * 100).rounded(.down) / 100)
+        var budgets: [String] = []
+        for k in 0...5 {
+            let step: Double = (high - low) / 5
+            let bits: Double = k == 0 ? low : ((low + Double(k) * step) * 100).rounded(.down) / 100
+            budgets.append(String(format: "%.2fbits", bits))
+        }
+        if let budget, !budgets.contains(budget) { budgets.append(budget) }
+        budgets = budgets.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+
+        // Measure every point against the float model.
+        var points: [ParetoPoint] = []
+        var models: [Model] = []
+        var stages: [String] = []
+        var measuredMSE: [Double] = []
+        var metricName = ""
+        var floatMetric = 0.0
+        func measure(_ label: String, _ q: Model, budget: String?, predicted: Double?, seconds: Double, fileBytes: Int) throws {
+            let c = try ModelComparison.run(float: original, quantized: q, feed: feed, watch: [], labels: labels,
+                                            batch: batch, limit: limit, threads: threads)
+            let sqnrs = c.outputs.values.map { min($0.sqnr, 200) }
+            let sqnr = sqnrs.isEmpty ? 0 : sqnrs.reduce(0, +) / Double(sqnrs.count)
+            let metric: Double
+            if let a = c.accuracy, a.total > 0 {
+                metricName = "top-1 accuracy"
+                floatMetric = 100 * Double(a.float) / Double(a.total)
+                metric = 100 * Double(a.quantized) / Double(a.total)
+            } else if let name = original.graph.outputs.map(\.name).first(where: { c.top1[$0] != nil }), let t = c.top1[name], t.total > 0 {
+                metricName = "top-1 agreement"
+                floatMetric = 100
+                metric = 100 * Double(t.agree) / Double(t.total)
+            } else {
+                // No task metric: output SQNR, float capped at 200 dB (JSON has no infinity).
+                metricName = "output SQNR dB"
+                floatMetric = 200
+                metric = sqnr
+            }
+            let mses = c.outputs.values.map(\.mse)
+            measuredMSE.append(mses.isEmpty ? 0 : mses.reduce(0, +) / Double(mses.count))
+            points.append(ParetoPoint(label: label, source: "quantc", budget: budget, averageBits: Double(bytes(q)) * 8 / Double(weights),
+                                      weightBytes: bytes(q), fileBytes: fileBytes, metricName: metricName, metric: metric, sqnr: sqnr,
+                                      predicted: predicted, seconds: seconds))
+            models.append(q)
+        }
+        let scratch = output + ".sweep.tmp"
+        defer { unlink(scratch) }
+        func produce(_ label: String, _ text: String, from start: Model, budget: String?, extraSeconds: Double = 0) throws {
+            let t = now()
+            var q = try run(text, on: start)
+            q.producerName = "quantc"
+            q.producerVersion = QuantCInfo.version
+            try ONNXExporter.write(q, to: scratch)
+            let seconds = now() - t + extraSeconds
+            stages.append(start.quantization.sensitivities.isEmpty ? text : "quantize(weights=int8,reduce-range=true),\(Self.sensitivityStage),\(text)")
+            try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: Self.fileSize(scratch))
+        }
+        try produce("int8", "quantize(weights=int8,reduce-range=true),insert-qdq", from: base, budget: nil)
+        try produce("int4/g128 rtn", "quantize(weights=int4,granularity=per-group,group=128),insert-qdq", from: base, budget: nil)
+        for b in budgets {
+            try produce("mixed \(b)", Self.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + ",insert-qdq",
+                        from: scored, budget: b, extraSeconds: sensitivitySeconds)
+        }
+        let floatPoint = ParetoPoint(label: "float", source: "float", averageBits: 32, weightBytes: weights * 4,
+                                     fileBytes: Self.fileSize(model), metricName: metricName, metric: floatMetric, sqnr: nil)
+
+        // The point returned.
+        let quantized = points.indices
+        let best = quantized.max { (points[$0].metric, -points[$0].weightBytes) < (points[$1].metric, -points[$1].weightBytes) }!
+        var chosen: Int
+        var unmet = false
+        var notes: [String] = []
+        if let maxDrop {
+            if metricName == "output SQNR dB" {
+                fail("--max-drop needs a task metric: give --test with --labels, or a model with class-score outputs", .usage)
+            }
+            let within = quantized.filter { floatMetric - points[$0].metric <= maxDrop + 1e-9 }
+            if let smallest = within.min(by: { (points[$0].weightBytes, -points[$0].metric) < (points[$1].weightBytes, -points[$1].metric) }) {
+                chosen = smallest
+                notes.append(String(format: "pareto: %@ is the smallest swept model within %g points of float (%@ %.2f vs %.2f)",
+                                    points[smallest].label, maxDrop, metricName, points[smallest].metric, floatMetric))
+            } else {
+                chosen = best
+                unmet = true
+                notes.append(String(format: "pareto: no swept model is within %g points of float; wrote the best, %@", maxDrop, points[best].label))
+            }
+        } else if let budget, let k = points.firstIndex(where: { $0.budget == budget }) {
+            chosen = k
+        } else {
+            chosen = 0   // uniform int8, the default pipeline's model
+        }
+        points[chosen].chosen = true
+
+        // Is the additive model right? Predicted Σ Ω against measured output MSE over the mixed points.
+        let mixed = points.indices.filter { points[$0].predicted != nil }
+        if let p = points[chosen].predicted {
+            let rho = AllocationObjective.rankCorrelation(mixed.map { points[$0].predicted! }, mixed.map { measuredMSE[$0] })
+            let objective = models[chosen].quantization.allocation?.objective ?? "?"
+            notes.append(String(format: "pareto: chosen %@: predicted Σ Ω (%@) = %.4g, measured output MSE = %.4g (SQNR %.1f dB); ",
+                                points[chosen].label, objective, p, measuredMSE[chosen], points[chosen].sqnr ?? 0)
+                + "over the \(mixed.count) mixed points Spearman ρ(predicted, measured MSE) = " + (rho.map { String(format: "%.3f", $0) } ?? "n/a"))
+        }
+        var model = models[chosen]
+        model.producerName = "quantc"
+        model.producerVersion = QuantCInfo.version
+        return Sweep(chosen: model, points: [floatPoint] + points, notes: notes, unmet: unmet, best: points[best], stages: stages[chosen])
+    }
+
+    static func csv(_ points: [ParetoPoint]) -> String {
+        func num(_ v: Double?) -> String { v.map { String(format: "%.6g", $0) } ?? "" }
+        var lines = ["label,source,budget,average_bits,weight_bytes,file_bytes,metric_name,metric,sqnr_db,predicted,seconds,chosen"]
+        for p in points {
+            lines.append([p.label, p.source, p.budget ?? "", String(format: "%.4f", p.averageBits), "\(p.weightBytes)",
+                          p.fileBytes.map(String.init) ?? "", p.metricName, String(format: "%.4f", p.metric), num(p.sqnr),
+                          num(p.predicted), num(p.seconds), p.chosen ? "yes" : ""].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func describe(_ p: ParetoPoint) -> String {
+        String(format: "%@: %.3f bits per weight, %d weight bytes, %@ %.2f", p.label, p.averageBits, p.weightBytes, p.metricName, p.metric)
+            + (p.sqnr.map { String(format: ", SQNR %.1f dB", $0) } ?? "")
+    }
+
+    static func paretoTable(_ points: [ParetoPoint]) -> String {
+        var rows: [[String]] = [["point", "bits/w", "weight bytes", "file bytes", points.first?.metricName ?? "metric", "SQNR", "predicted Σ Ω", "seconds", ""]]
+        for p in points {
+            rows.append([p.label, String(format: "%.3f", p.averageBits), "\(p.weightBytes)", p.fileBytes.map(String.init) ?? "-",
+                         String(format: "%.2f", p.metric), p.sqnr.map { String(format: "%.1f dB", $0) } ?? "-",
+                         p.predicted.map { String(format: "%.4g", $0) } ?? "-", p.seconds.map { String(format: "%.2f", $0) } ?? "-",
+                         p.chosen ? "<- chosen" : ""])
+        }
+        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
+        var out = rows.map { r in
+            r.indices.map { c in
+                let pad = String(repeating: " ", count: widths[c] - r[c].count)
+                return c == 0 || c == 8 ? r[c] + pad : pad + r[c]
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        out.insert(String(repeating: "-", count: out.map(\.count).max()!), at: 1)
+        return "\npareto front:\n" + out.joined(separator: "\n") + "\n"
+    }
+}
