@@ -42,6 +42,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Weight format of the default pipeline: int8 (per channel) or int4 (per group of 32).")
     var weights: String?
 
+    @Option(help: "How the default pipeline writes int4 weights of MatMul/Gemm layers: qdq (blocked DequantizeLinear, default) or matmulnbits (ONNX Runtime's com.microsoft MatMulNBits, weight-only; implies --weights int4).")
+    var int4Format: String?
+
     @Option(help: "Keep this node in float (repeatable).")
     var exclude: [String] = []
 
@@ -71,9 +74,10 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the per-layer table.")
     var quiet = false
 
-    static func defaultPipeline(method: String, weights: String) -> String {
+    static func defaultPipeline(method: String, weights: String, int4Format: String = "qdq") -> String {
         // 7-bit int8 weights: ONNX Runtime's fused x86 kernels without VNNI saturate otherwise.
-        "canonicalize,calibrate(method=\(method)),quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : "")),insert-qdq"
+        "canonicalize,calibrate(method=\(method)),quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : "")),"
+            + (int4Format == "qdq" ? "insert-qdq" : "insert-qdq(int4-format=\(int4Format))")
     }
 
     var reportPath: String {
@@ -87,6 +91,13 @@ struct QuantizeCommand: ParsableCommand {
             throw ValidationError("unknown --method '\(method)'; the methods are: \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let weights, !["int8", "int4"].contains(weights) { throw ValidationError("unknown --weights '\(weights)'; use int8 or int4") }
+        if let int4Format {
+            guard let format = Int4Format(rawValue: int4Format) else {
+                throw ValidationError("unknown --int4-format '\(int4Format)'; use \(Int4Format.allCases.map(\.rawValue).joined(separator: " or "))")
+            }
+            if pipeline != nil { throw ValidationError("--int4-format sets the default pipeline's export; with --pipeline, write insert-qdq(int4-format=\(int4Format)) instead") }
+            if format == .matmulnbits, weights == "int8" { throw ValidationError("--int4-format matmulnbits writes int4 weights; it cannot go with --weights int8") }
+        }
         if calibration != nil, calibrationRandom != nil { throw ValidationError("give --calibration or --calibration-random, not both") }
         if let n = calibrationRandom, n < 1 { throw ValidationError("--calibration-random needs a positive count") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -95,7 +106,9 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8")
+        let format = int4Format ?? "qdq"
+        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? (format == "matmulnbits" ? "int4" : "int8"),
+                                                    int4Format: format)
         let passes: [any Pass]
         do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }
         debug.checkPassNames()
