@@ -29,7 +29,11 @@ public struct MatMulNBitsWeights: Sendable {
         precondition(shape.count == 2 && q.bits == 4 && q.blockSize != nil)
         k = shape[kAxis]
         n = shape[1 - kAxis]
-        blockSize = q.blockSize!
+        // A group longer than K is one block per column: write it as the smallest power of two
+        // ≥ K (and ≥ 16, MatMulNBits' minimum), the same quantization without the padding.
+        var fit = 16
+        while fit < k { fit *= 2 }
+        blockSize = min(q.blockSize!, fit)
         let blocks = (k + blockSize - 1) / blockSize, blob = blockSize / 2
         let (k, n) = (self.k, self.n)
         // Element (row k, column n) and scale (block b, column n) in q's layout.

@@ -389,7 +389,7 @@ struct QDQBuilder {
     static func integerTensor(_ values: [Int], type: ElementType, shape: [Int], name: String) -> Tensor {
         if type == .int4 || type == .uint4 {
             let packed = Nibbles.pack(values)
-            return Tensor(elementType: .int4, shape: shape, data: .bytes(packed.withUnsafeBytes { ByteBuffer(copying: $0) }), name: name)
+            return Tensor(elementType: type, shape: shape, data: .bytes(packed.withUnsafeBytes { ByteBuffer(copying: $0) }), name: name)
         }
         return Tensor(.int8, shape: shape, values: values.map { Int8($0) }, name: name)
     }

@@ -109,9 +109,10 @@ public struct QuantizationReport: Codable, Sendable {
             let floatBytes = n * 4
             var bytes = floatBytes
             var weightError: ErrorStatistics?
-            if let q = l.quantized, let w, let values = w.floatValues(), case .integer(let bits, let granularity, _) = l.format {
-                let scales = q.scales.count
-                bytes = (n * bits + 7) / 8 + scales * 4 + (scales * bits + 7) / 8
+            if let q = l.quantized, let w, let values = w.floatValues(), case .integer(_, let granularity, _) = l.format {
+                // The shared cost function: integers, float scales, zero points only when asymmetric
+                // (what the int4 exports store; int8 QDQ also writes zeros for symmetric weights).
+                bytes = l.format.storageBytes(shape: w.shape, channelAxis: l.channelAxis, groupAxis: l.groupAxis)
                 let deq = WeightQuantizer.dequantize(q, shape: w.shape, granularity: granularity,
                                                      channelAxis: l.channelAxis, groupAxis: l.groupAxis)
                 weightError = ErrorStatistics(reference: values, approximation: deq)
