@@ -109,6 +109,84 @@ def packing_roundtrip(quantc: Path, work: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------
+# Gemm forms: transB, alpha, beta, C of shape [N], [1, N], scalar, computed; partial blocks
+# --------------------------------------------------------------------------
+
+
+def gemm_forms(quantc: Path, work: Path) -> list[str]:
+    """A chain of Gemm/MatMul layers in every form insert-qdq(int4-format=matmulnbits) folds
+    (K = 40, 24, 20, 16, 12: partial and single blocks), exported both ways, symmetric and
+    asymmetric, groups 16 and 32; ONNX Runtime must agree with quantc's simulation."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+
+    def w(*shape):
+        return numpy_helper.from_array((rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32), f"w{len(inits)}")
+
+    inits: list = []
+    nodes = []
+    dims = [40, 24, 20, 16, 12, 10]
+    forms = [dict(transB=0, alpha=0.5, beta=2.0, c=(24,)), dict(transB=1, c=(1, 20)), dict(transB=0, c=()),
+             dict(transB=1, c="input"), dict(matmul=True)]
+    x = "x"
+    for i, f in enumerate(forms):
+        k, n = dims[i], dims[i + 1]
+        if f.get("matmul"):
+            inits.append(w(k, n))
+            nodes.append(helper.make_node("MatMul", [x, inits[-1].name], [f"y{i}"], name=f"layer{i}"))
+        else:
+            inits.append(w(*((n, k) if f["transB"] else (k, n))))
+            ins = [x, inits[-1].name]
+            if f["c"] == "input":
+                ins.append("c")
+            else:
+                inits.append(numpy_helper.from_array(rng.standard_normal(f["c"]).astype(np.float32), f"c{i}"))
+                ins.append(inits[-1].name)
+            attrs = {a: f[a] for a in ("transB", "alpha", "beta") if a in f}
+            nodes.append(helper.make_node("Gemm", ins, [f"y{i}"], name=f"layer{i}", **attrs))
+        x = f"y{i}"
+    graph = helper.make_graph(nodes, "gemms", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 40]),
+                                               helper.make_tensor_value_info("c", TensorProto.FLOAT, ["batch", 12])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", 10])], inits)
+    model = work / "gemms.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    feed = {"x": rng.standard_normal((16, 40)).astype(np.float32), "c": rng.standard_normal((16, 12)).astype(np.float32)}
+    calib = work / "gemms_calib.npz"
+    np.savez(calib, **feed)
+    failures = []
+    for group in (16, 32):
+        for sym in ("true", "false"):
+            outs = {}
+            for fmt in FORMATS:
+                out = work / f"gemms.g{group}.{sym}.{fmt}.onnx"
+                subprocess.run([str(quantc), "quantize", str(model), "--calibration", str(calib), "-o", str(out), "--no-cache",
+                                "--quiet", "--pipeline", f"calibrate(method=minmax),quantize(weights=int4,group={group},"
+                                f"symmetric={sym}),insert-qdq(int4-format={fmt})"], check=True, stderr=subprocess.DEVNULL)
+                onnx.checker.check_model(str(out), full_check=True)
+                outs[fmt] = out
+                theirs = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+                with tempfile.TemporaryDirectory() as tmp:
+                    np.save(Path(tmp) / "x.npy", feed["x"])
+                    np.save(Path(tmp) / "c.npy", feed["c"])
+                    subprocess.run([str(quantc), "run", str(out), "--input", f"x={tmp}/x.npy", "--input", f"c={tmp}/c.npy",
+                                    "--output-dir", tmp], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    ours = np.load(Path(tmp) / f"{x}.npy")
+                a, b = ours.ravel().astype(np.float64), theirs.ravel().astype(np.float64)
+                cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+                if cos < 0.9999:
+                    failures.append(f"gemm forms g{group} symmetric={sym} {fmt}: simulation vs ORT cosine {cos:.6f}")
+            n, problems = compare_exports(outs["qdq"], outs["matmulnbits"])
+            failures += [f"gemm forms g{group} symmetric={sym}: {p}" for p in problems]
+            if n != len(forms):
+                failures.append(f"gemm forms g{group} symmetric={sym}: {n} MatMulNBits for {len(forms)} layers")
+    print(f"Gemm forms (transB 0/1, alpha, beta, C [N] / [1,N] / scalar / computed, MatMul; K 40..12), groups 16 and 32, "
+          f"symmetric and not: {'ok' if not failures else 'FAILED'}", flush=True)
+    return failures
+
+
+# --------------------------------------------------------------------------
 # the two exports hold the same integers
 # --------------------------------------------------------------------------
 
@@ -279,7 +357,7 @@ def markdown(results: list[dict]) -> str:
 
 
 def main(keys: list[str], quantc: Path, work: Path, samples: int, check_only: bool, markdown_path: str | None) -> list[str]:
-    failures = packing_roundtrip(quantc, work)
+    failures = packing_roundtrip(quantc, work) + gemm_forms(quantc, work)
     results = []
     for key in keys:
         model, calib, test, _ = co.model_paths(key)

@@ -14,6 +14,8 @@ import IR
 // W[n, k] = (code − zero_point) · scale, computed in float32 as DequantizeLinear does, then an
 // ordinary float product: ONNX Runtime's CPU kernel with accuracy_level 0 also multiplies float A
 // by the dequantized float weights (it may sum in another order, so results agree to rounding).
+// accuracy_level is ignored: a model asking for 4 (A quantized to int8 per block inside ONNX
+// Runtime) runs here in float32, so its results differ from ONNX Runtime's by that rounding.
 
 extension Ops {
     static let contribMicrosoft: [OpEntry] = [
