@@ -23,11 +23,29 @@ import Interpreter
 ///
 /// The opset is raised when the QDQ form needs it: 13 for per-channel
 /// parameters, 21 (with IR version 10) for int4 or blocked (per-group) weights.
+///
+/// int4 weights: two per byte in ONNX's nibble order (``Nibbles``); symmetric ones as int4
+/// without a zero point (it is 0), asymmetric ones as uint4 (q + 8) with uint4 zero points,
+/// ONNX Runtime's convention. With `int4-format=matmulnbits`, MatMul and Gemm layers with int4
+/// per-group weights become ONNX Runtime's com.microsoft MatMulNBits instead (Conv layers stay
+/// QDQ). MatMulNBits is weight-only: it reads float A and writes float Y, so such a layer adds
+/// no Q/DQ pair on its input or output of its own (another quantized consumer or producer of
+/// those values may still add one, which the MatMulNBits then reads, as any consumer does).
 public struct InsertQDQ: Pass {
     public static let name = "insert-qdq"
     public static let summary = "Write the quantization decisions as QuantizeLinear/DequantizeLinear nodes (QDQ ONNX)."
+    public static let options = [
+        PassOption("int4-format", .choice(Int4Format.allCases.map(\.rawValue)), default: "qdq",
+                   help: "int4 per-group MatMul/Gemm weights as blocked DequantizeLinear (qdq) or ONNX Runtime's MatMulNBits (weight-only)."),
+    ]
 
-    public init(options: PassOptions) {}
+    let int4Format: Int4Format
+
+    public init(options: PassOptions) {
+        int4Format = Int4Format(rawValue: options.string("int4-format")) ?? .qdq
+    }
+
+    public var pipelineText: String { int4Format == .qdq ? Self.name : "\(Self.name)(int4-format=\(int4Format.rawValue))" }
 
     public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
         guard let activations = model.quantization.activations else {
@@ -36,9 +54,12 @@ public struct InsertQDQ: Pass {
         guard !model.quantization.ranges.isEmpty else {
             throw PassError(pass: Self.name, message: "no calibrated ranges on the IR: run 'calibrate' before 'quantize'")
         }
-        var builder = QDQBuilder(model: model, activations: activations)
+        var builder = QDQBuilder(model: model, activations: activations, int4Format: int4Format)
         try builder.build(context: &context)
         model = builder.model
+        if builder.usesMicrosoftDomain, model.opsetVersion(domain: "com.microsoft") == nil {
+            model.opsetImports.append(OpsetImport(domain: "com.microsoft", version: 1))
+        }
         try Self.raiseOpset(&model, to: builder.requiredOpset, context: &context)
     }
 
@@ -60,7 +81,10 @@ public struct InsertQDQ: Pass {
 struct QDQBuilder {
     var model: Model
     let activations: ActivationFormat
+    let int4Format: Int4Format
     var requiredOpset: Int64 = 10
+    /// A com.microsoft operator (MatMulNBits) was written.
+    var usesMicrosoftDomain = false
 
     /// Quantization parameters of a quantized activation: its own, or shared with another value.
     struct Params {
@@ -76,12 +100,13 @@ struct QDQBuilder {
     private var params: [String: Params] = [:]
     private var taken: Set<String> = []
     /// Float initializers replaced by integer ones (removed at the end if unused).
-    private var replacedConstants: [String] = []
-    private var g: Graph { model.graph }
+    var replacedConstants: [String] = []
+    var g: Graph { model.graph }
 
-    init(model: Model, activations: ActivationFormat) {
+    init(model: Model, activations: ActivationFormat, int4Format: Int4Format = .qdq) {
         self.model = model
         self.activations = activations
+        self.int4Format = int4Format
         taken = Set(model.graph.initializers.keys).union(model.graph.nodes.flatMap(\.outputs))
             .union(model.graph.nodes.map(\.name)).union(model.graph.inputs.map(\.name))
     }
@@ -140,6 +165,7 @@ struct QDQBuilder {
         let excluded = Set(model.quantization.excluded)
         let layers = Dictionary(model.quantization.layers.map { ($0.node, $0) }, uniquingKeysWith: { a, _ in a })
         var weightNodes: [Int: [Node]] = [:]   // DequantizeLinear nodes of constants, by consumer index
+        var afterNodes: [Int: [Node]] = [:]    // nodes written right after a rewritten one (MatMulNBits' Add)
         var removed: Set<Int> = []
         // Of the graph as it was: removing a Relu/Clip only renames a value its single reader
         // (the removed node) read, so what later nodes look up here stays right.
@@ -151,6 +177,18 @@ struct QDQBuilder {
             guard node.isDefaultDomain, !excluded.contains(node.name), let rule = OpRegistry.entry(for: node)?.qdq else { continue }
             switch rule {
             case .weighted(let wi, let bi, _):
+                if int4Format == .matmulnbits, let layer = layers[node.name] {
+                    let obstacle = try matMulNBitsObstacle(node, layer: layer)
+                    if obstacle == nil {
+                        afterNodes[i] = try writeMatMulNBits(node, at: i, layer: layer, weightShared: uses[layer.weight, default: 0] > 1,
+                                                             context: &context)
+                        context.count("layers quantized")
+                        continue
+                    }
+                    if let obstacle, !obstacle.isEmpty {
+                        context.note("layer '\(node.name)' stays QDQ, not MatMulNBits: \(obstacle)")
+                    }
+                }
                 if let layer = layers[node.name], layer.format != .float32 {
                     markOwn(node.inputs[0], context: &context)
                     for o in node.outputs { markOwn(o, context: &context) }
@@ -210,7 +248,9 @@ struct QDQBuilder {
         var byProducer: [Int: [String]] = [:]
         var atStart: [String] = []
         var writers: [String: Int] = [:]
-        for (k, n) in model.graph.nodes.enumerated() where !removed.contains(k) { for o in n.outputs { writers[o] = k } }
+        for (k, n) in model.graph.nodes.enumerated() where !removed.contains(k) {
+            for o in n.outputs + (afterNodes[k] ?? []).flatMap(\.outputs) { writers[o] = k }
+        }
         for v in marked {
             if let p = writers[v] { byProducer[p, default: []].append(v) } else { atStart.append(v) }
         }
@@ -232,6 +272,7 @@ struct QDQBuilder {
         for (k, n) in model.graph.nodes.enumerated() where !removed.contains(k) {
             nodes += weightNodes[k] ?? []
             nodes.append(n)
+            nodes += afterNodes[k] ?? []
             for v in byProducer[k] ?? [] { nodes += pair(v, &self) }
         }
         // Consumers read the dequantized values; the Q nodes read the originals.
@@ -266,22 +307,30 @@ struct QDQBuilder {
             model.graph.nodes[index].inputs[layer.weightInput] = cast
             replacedConstants.append(layer.weight)
             return out
-        case .integer(let bits, let granularity, _):
+        case .integer(let bits, let granularity, let symmetric):
             guard let q = layer.quantized else {
                 throw PassError(pass: InsertQDQ.name, message: "layer '\(layer.node)' has no rounded weights: run 'quantize' (or 'round') before 'insert-qdq'")
             }
             let base = weightShared ? "\(layer.weight)_\(layer.node)" : layer.weight
             let qName = unique("\(base)_quantized"), sName = unique("\(base)_scale"), zName = unique("\(base)_zero_point")
             let dqOut = unique("\(base)_DequantizeLinear_Output")
-            let type: ElementType = bits == 4 ? .int4 : .int8
-            model.graph.initializers[qName] = Self.integerTensor(q.values.map(Int.init), type: type, shape: w.shape, name: qName)
+            // int4: symmetric as int4 with no zero point (0 is the default), asymmetric as uint4
+            // (q + 8, zero point + 8: the same values), as ONNX Runtime writes them.
+            let symmetric4 = bits == 4 && symmetric
+            let shift = bits == 4 && !symmetric ? 8 : 0
+            let type: ElementType = bits == 8 ? .int8 : symmetric ? .int4 : .uint4
+            model.graph.initializers[qName] = Self.integerTensor(q.values.map { Int($0) + shift }, type: type, shape: w.shape, name: qName)
             model.graph.initializers[sName] = Tensor(floats: q.scales, shape: q.scaleShape, name: sName)
-            model.graph.initializers[zName] = Self.integerTensor(q.zeroPoints.map(Int.init), type: type, shape: q.scaleShape, name: zName)
+            if !symmetric4 {
+                model.graph.initializers[zName] = Self.integerTensor(q.zeroPoints.map { Int($0) + shift }, type: type, shape: q.scaleShape, name: zName)
+            } else {
+                taken.remove(zName)
+            }
             var attrs: [Attribute] = []
             if let axis = q.axis { attrs.append(Attribute("axis", .int(Int64(axis)))) }
             if let block = q.blockSize { attrs.append(Attribute("block_size", .int(Int64(block)))) }
             out.append(Node(name: unique("\(base)_DequantizeLinear"), opType: "DequantizeLinear",
-                            inputs: [qName, sName, zName], outputs: [dqOut], attributes: attrs))
+                            inputs: symmetric4 ? [qName, sName] : [qName, sName, zName], outputs: [dqOut], attributes: attrs))
             model.graph.nodes[index].inputs[layer.weightInput] = dqOut
             replacedConstants.append(layer.weight)
             if bits == 4 || q.blockSize != nil { requiredOpset = max(requiredOpset, 21) }
@@ -338,9 +387,9 @@ struct QDQBuilder {
     }
 
     static func integerTensor(_ values: [Int], type: ElementType, shape: [Int], name: String) -> Tensor {
-        if type == .int4 {
+        if type == .int4 || type == .uint4 {
             let packed = Nibbles.pack(values)
-            return Tensor(elementType: .int4, shape: shape, data: .bytes(packed.withUnsafeBytes { ByteBuffer(copying: $0) }), name: name)
+            return Tensor(elementType: type, shape: shape, data: .bytes(packed.withUnsafeBytes { ByteBuffer(copying: $0) }), name: name)
         }
         return Tensor(.int8, shape: shape, values: values.map { Int8($0) }, name: name)
     }

@@ -27,6 +27,11 @@ Usage:
   .venv/bin/python tools/compare_ort.py                    # every model that has its data
   .venv/bin/python tools/compare_ort.py digits_cnn orientation --markdown out.md
   .venv/bin/python tools/compare_ort.py --rss-scaling      # quantc peak RSS, 100 vs 1000 samples
+  .venv/bin/python tools/compare_ort.py --int4 [MODELS]    # INT4 export (blocked DQ and MatMulNBits) checks,
+                                                           # and ORT's MatMulNBitsQuantizer points (tools/int4_checks.py)
+
+--check also runs the INT4 export checks (checker, simulation vs ORT, packing) on digits_mlp and
+digits_transformer.
 
 Real models need tools/fetch_models.sh and tools/make_data.py first. The quantc binary is
 .build/release/quantc (build with `swift build -c release`).
@@ -364,6 +369,9 @@ def main() -> None:
     ap.add_argument("--json", help="also write the results as JSON")
     ap.add_argument("--keep", help="keep the quantized models in this folder")
     ap.add_argument("--rss-scaling", action="store_true", help="only measure quantc's RSS with 100 vs 1000 samples")
+    ap.add_argument("--int4", action="store_true",
+                    help="only the INT4 section (tools/int4_checks.py): quantc's int4 exports (qdq and matmulnbits, groups "
+                         "32 and 128) checked and scored, and ONNX Runtime's MatMulNBitsQuantizer points")
     ap.add_argument("--check", action="store_true",
                     help="fail (exit 1) unless, per model, the exported model passes onnx.checker, quantc's simulation agrees "
                          "with ONNX Runtime (cosine >= 0.9999, top-1 >= 99.5%%), the accuracy is within 0.5 points of float "
@@ -375,6 +383,15 @@ def main() -> None:
     try:
         if a.rss_scaling:
             rss_scaling(quantc, work)
+            return
+        if a.int4:
+            import int4_checks
+            failures = int4_checks.main(a.models or ["digits_mlp", "digits_transformer", *REAL], quantc, work, a.samples,
+                                        False, a.markdown)
+            for f in failures:
+                print("FAIL:", f)
+            if failures:
+                sys.exit(1)
             return
         keys = a.models or ([*DIGITS] if a.check else [*DIGITS, *REAL])
         results = []
@@ -393,6 +410,9 @@ def main() -> None:
             Path(a.json).write_text(json.dumps([{k: v for k, v in r.items()} for r in results], indent=1, default=str))
         if a.check:
             failures = check(results, work)
+            import int4_checks
+            failures += int4_checks.main([k for k in keys if k in ("digits_mlp", "digits_transformer")], quantc, work,
+                                         a.samples, True, None)
             for f in failures:
                 print("FAIL:", f)
             if failures:

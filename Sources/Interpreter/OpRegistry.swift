@@ -51,7 +51,7 @@ public enum OpRegistry {
     static var families: [[OpEntry]] {
         [Ops.elementwiseUnary, Ops.elementwiseBinary, Ops.linear, Ops.convolution, Ops.normalization,
          Ops.pooling, Ops.reduction, Ops.shapeOps, Ops.dataMovement, Ops.resize, Ops.controlFlow, Ops.recurrent,
-         Ops.quantization, Ops.qlinear]
+         Ops.quantization, Ops.qlinear, Ops.contribMicrosoft]
     }
 
     public static func entry(for node: Node) -> OpEntry? {

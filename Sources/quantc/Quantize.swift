@@ -52,6 +52,8 @@ struct QuantizeCommand: ParsableCommand {
 
     @Option(help: "Weight rounding of the default pipeline: rtn (to nearest) or gptq (layer-hessian, then round(method=gptq)).")
     var rounding: String?
+    @Option(help: "How the default pipeline writes int4 weights of MatMul/Gemm layers: qdq (blocked DequantizeLinear, default) or matmulnbits (ONNX Runtime's com.microsoft MatMulNBits, weight-only; implies --weights int4).")
+    var int4Format: String?
 
     @Option(help: "Keep this node in float (repeatable).")
     var exclude: [String] = []
@@ -100,14 +102,14 @@ struct QuantizeCommand: ParsableCommand {
     /// The sensitivity stage of the mixed-precision pipeline: one place to switch methods.
     static let sensitivityStage = "sensitivity-weight-error(reduce-range=true)"
 
-    static func defaultPipeline(method: String, weights: String, rounding: String = "rtn", budget: String? = nil,
+    static func defaultPipeline(method: String, weights: String, rounding: String = "rtn", int4Format: String = "qdq", budget: String? = nil,
                                 solver: String = "exact", keep: [String] = []) -> String {
         // 7-bit int8 weights: ONNX Runtime's fused x86 kernels without VNNI saturate otherwise.
         var stages = ["canonicalize", "calibrate(method=\(method))", "quantize(weights=\(weights)\(weights == "int8" ? ",reduce-range=true" : ""))"]
         if rounding == "gptq" { stages.append("layer-hessian") }
         if let budget { stages += [sensitivityStage, allocateStage(budget: budget, solver: solver, keep: keep)] }
         if rounding == "gptq" { stages.append("round(method=gptq)") }
-        return (stages + ["insert-qdq"]).joined(separator: ",")
+        return (stages + [int4Format == "qdq" ? "insert-qdq" : "insert-qdq(int4-format=\(int4Format))"]).joined(separator: ",")
     }
 
     static func allocateStage(budget: String, solver: String, keep: [String]) -> String {
@@ -129,6 +131,13 @@ struct QuantizeCommand: ParsableCommand {
         if pipeline != nil, rounding != nil { throw ValidationError("--rounding sets the default pipeline's rounding; with --pipeline, write layer-hessian,round(method=gptq) before insert-qdq instead") }
         if let rounding, !["rtn", "gptq"].contains(rounding) { throw ValidationError("unknown --rounding '\(rounding)'; use rtn or gptq") }
         if let weights, !["int8", "int4"].contains(weights) { throw ValidationError("unknown --weights '\(weights)'; use int8 or int4") }
+        if let int4Format {
+            guard let format = Int4Format(rawValue: int4Format) else {
+                throw ValidationError("unknown --int4-format '\(int4Format)'; use \(Int4Format.allCases.map(\.rawValue).joined(separator: " or "))")
+            }
+            if pipeline != nil { throw ValidationError("--int4-format sets the default pipeline's export; with --pipeline, write insert-qdq(int4-format=\(int4Format)) instead") }
+            if format == .matmulnbits, weights == "int8" { throw ValidationError("--int4-format matmulnbits writes int4 weights; it cannot go with --weights int8") }
+        }
         if calibration != nil, calibrationRandom != nil { throw ValidationError("give --calibration or --calibration-random, not both") }
         if let n = calibrationRandom, n < 1 { throw ValidationError("--calibration-random needs a positive count") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -151,7 +160,9 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? "int8", rounding: rounding ?? "rtn",
+        let format = int4Format ?? "qdq"
+        let text = pipeline ?? Self.defaultPipeline(method: method ?? "auto", weights: weights ?? (format == "matmulnbits" ? "int4" : "int8"),
+                                                     rounding: rounding ?? "rtn", int4Format: format,
                                                      budget: pareto || maxDrop != nil ? nil : budget, solver: solver ?? "exact", keep: keep)
         let passes: [any Pass]
         do { passes = try PassRegistry.pipeline(text) } catch { fail(error.description, .usage) }

@@ -64,6 +64,35 @@ final class QuantizeCommandTests: CLITestCase {
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
     }
 
+    func testInt4FormatMatMulNBits() throws {
+        let dir = try temporaryFolder()
+        let out = dir.appendingPathComponent("mlp.nbits.onnx")
+        let r = try quantize(["--calibration", digits.appendingPathComponent("calib_x.npy").path, "--int4-format", "matmulnbits"], out: out)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("int4/g32"), r.stdout)
+        XCTAssertFalse(r.stderr.contains("raised the opset"), "MatMulNBits needs no opset 21: \(r.stderr)")
+        let inspect = try run(["inspect", out.path, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("MatMulNBits") && inspect.stdout.contains("com.microsoft"), inspect.stdout)
+        // The report's file sizes are the files' sizes.
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("mlp.nbits.report.json"))) as! [String: Any]
+        let size = try FileManager.default.attributesOfItem(atPath: out.path)[.size] as! Int
+        XCTAssertEqual(json["quantized_model_bytes"] as? Int, size)
+        XCTAssertEqual(json["float_model_bytes"] as? Int, try FileManager.default.attributesOfItem(atPath: mlp)[.size] as? Int)
+        XCTAssertLessThan(size, 2 * (json["float_model_bytes"] as! Int) / 5)
+        XCTAssertTrue(r.stdout.contains("model file: "), r.stdout)
+    }
+
+    func testBadInt4Format() throws {
+        let calib = ["--calibration", digits.appendingPathComponent("calib_x.npy").path]
+        try assertFails(calib + ["--int4-format", "nbits"], status: 64, "unknown --int4-format 'nbits'; use qdq or matmulnbits")
+        try assertFails(calib + ["--int4-format", "matmulnbits", "--weights", "int8"], status: 64, "cannot go with --weights int8")
+        try assertFails(calib + ["--int4-format", "matmulnbits", "--pipeline", "canonicalize"], status: 64,
+                        "with --pipeline, write insert-qdq(int4-format=matmulnbits) instead")
+        try assertFails(calib + ["--pipeline", "canonicalize,calibrate,quantize(weights=int4),insert-qdq(int4-format=mnb)"], status: 64,
+                        "int4-format")
+    }
+
     func testRandomCalibrationWarns() throws {
         let dir = try temporaryFolder()
         let r = try quantize(["--calibration-random", "16"], out: dir.appendingPathComponent("r.onnx"))

@@ -91,4 +91,23 @@ final class StorageFormTests: XCTestCase {
         for (_, t) in model.graph.initializers { XCTAssertEqual(t.rawBytes?.isMapped, true) }
         XCTAssertNotNil(expected["cases"])
     }
+    /// quantc's packing of int4/uint4 (odd element counts) gives the bytes onnx's numpy_helper
+    /// writes for the same values (the fixtures), and survives export and import.
+    func testInt4PackingMatchesONNXAndRoundTrips() throws {
+        let expected = try json("typed_fields.json")
+        let dir = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (type, name, values) in [(ElementType.int4, "INT4_raw", [-8, 7, -1, 0, 3]), (.uint4, "UINT4_raw", [0, 15, 1, 8, 9])] {
+            let packed = Nibbles.pack(values)
+            XCTAssertEqual(hex(packed), (expected[name] as! [String: Any])["raw_hex"] as? String, name)
+            let t = Tensor(elementType: type, shape: [5], data: .bytes(ByteBuffer(copying: packed)), name: name)
+            let path = dir.appendingPathComponent("\(name).pb").path
+            try Data(ONNXExporter.serialize(tensor: t)).write(to: URL(fileURLWithPath: path))
+            let back = try ONNXImporter.importTensor(at: path)
+            XCTAssertEqual(back.elementType, type)
+            XCTAssertEqual(back.shape, [5])
+            XCTAssertEqual(back.byteCount, 3)
+            XCTAssertEqual(back.int64Values(), values.map(Int64.init))
+        }
+    }
 }
