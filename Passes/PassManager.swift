@@ -13,6 +13,13 @@ public enum PassRegistry {
         DeadCodeElimination.self,
         Quantize.self,
         InsertQDQ.self,
+        MeasuredSensitivity.self,
+        HessianTrace.self,
+        Curvature.self,
+        WeightMagnitude.self,
+        ActivationVariance.self,
+        FisherSensitivity.self,
+        SensitivitySuite.self,
     ]
 
     public static func lookup(_ name: String) -> (any Pass.Type)? {

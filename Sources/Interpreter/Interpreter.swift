@@ -24,8 +24,11 @@ public final class Interpreter: @unchecked Sendable {
     /// Version of the default ONNX opset, after which old op forms were normalized.
     public let opset: Int64
     public var threads: Int
-    private var graph: Graph
-    private var initializers: [String: RTensor] = [:]
+    var graph: Graph
+    var initializers: [String: RTensor] = [:]
+    /// Initializers read by nodes folded at load (``foldConstants()``): overriding
+    /// one of them in ``run(reusing:overriding:outputs:)`` could not take effect.
+    var foldedReads: Set<String> = []
     /// The fused graph, the constants it reads and the work fused after its
     /// nodes (by the node's output); nil when loaded with `fuse: false`.
     private var fused: (graph: Graph, initializers: [String: RTensor], epilogues: [String: Epilogue])?
@@ -103,6 +106,7 @@ public final class Interpreter: @unchecked Sendable {
                 kept.append(node)  // let `run` report the failure where it happens
                 continue
             }
+            foldedReads.formUnion(node.inputs.filter { !$0.isEmpty })
             for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
                 initializers[name] = t
                 constant.insert(name)
@@ -229,7 +233,7 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs the nodes of `g` in `scope` and returns its outputs.
-    private func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker,
+    func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker,
                          epilogues: [String: Epilogue]) throws(InterpreterError) -> [RTensor] {
         // Last node reading each value produced here; graph outputs stay alive.
         var lastUse: [String: Int] = [:]
