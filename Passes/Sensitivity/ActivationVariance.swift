@@ -29,7 +29,7 @@ public struct ActivationVariance: Pass {
                 guard let t = cut[input], t.type == .float32 else {
                     throw PassError(pass: Self.name, message: "layer \(l.node): input '\(input)' is not a float32 value")
                 }
-                for x in t.elements(Float.self) { sum += Double(x); sq += Double(x) * Double(x) }
+                for x in t.array(Float.self) { sum += Double(x); sq += Double(x) * Double(x) }
                 n += t.count
             }
             let mean = sum / Double(max(n, 1))

@@ -49,7 +49,7 @@ public struct FisherSensitivity: Pass {
         case .kl:
             let ref = probe.cuts[b][probe.targets[0]]!, t = z[probe.targets[0]]!
             let c = ref.shape.last!, rows = ref.count / c, per = rows / n
-            let rv = ref.elements(Float.self), tv = t.elements(Float.self)
+            let rv = ref.array(Float.self), tv = t.array(Float.self)
             for row in 0..<rows {
                 var label = 0
                 for j in 1..<c where rv[row * c + j] > rv[row * c + label] { label = j }
@@ -57,7 +57,7 @@ public struct FisherSensitivity: Pass {
             }
         case .mse:
             for name in probe.targets {
-                let v = z[name]!.elements(Float.self), per = v.count / n
+                let v = z[name]!.array(Float.self), per = v.count / n
                 for i in v.indices { out[i / per] += 0.5 * Double(v[i]) * Double(v[i]) / Double(per) }
             }
         }
@@ -74,7 +74,7 @@ public struct FisherSensitivity: Pass {
             var fisher = 0.0, elements = 0
             for b in probe.cuts.indices {
                 let ref = probe.cuts[b][y]!
-                let values = ref.elements(Float.self)
+                let values = ref.array(Float.self)
                 let rms = (values.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(values.count, 1))).squareRoot()
                 let eps = Float(rms > 0 ? eta * rms : eta)
                 let n = probe.batchSizes[b]
@@ -93,7 +93,7 @@ public struct FisherSensitivity: Pass {
                 var err = 0.0
                 for b in probe.cuts.indices {
                     let out = try probe.run(batch: b, layer: l, weight: probe.fakeQuantized(l, f), wanted: [y])
-                    let r = probe.cuts[b][y]!.elements(Float.self), a = out[y]!.elements(Float.self)
+                    let r = probe.cuts[b][y]!.array(Float.self), a = out[y]!.array(Float.self)
                     for i in r.indices { let d = Double(a[i]) - Double(r[i]); err += d * d }
                 }
                 table.scores[l.node, default: [:]][f.description] = fisher * err / Double(probe.samples)

@@ -46,13 +46,13 @@ public struct MeasuredSensitivity: Pass {
                     let n = probe.batchSizes[b]
                     var l2 = [Double](repeating: 0, count: n)
                     for name in probe.targets {
-                        let r = probe.cuts[b][name]!.elements(Float.self), a = out[name]!.elements(Float.self)
+                        let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
                         let per = r.count / n
                         for i in r.indices { let d = Double(a[i]) - Double(r[i]); l2[i / per] += d * d }
                     }
                     maxL2 = max(maxL2, l2.map { $0.squareRoot() }.max() ?? 0)
                     for name in probe.outputs {
-                        let r = probe.cuts[b][name]!.elements(Float.self), a = out[name]!.elements(Float.self)
+                        let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
                         for i in r.indices { let d = Double(a[i]) - Double(r[i]); sq += d * d }
                         count += r.count
                     }

@@ -145,7 +145,7 @@ public final class SensitivityProbe {
         case .mse:
             let total = targets.reduce(0) { $0 + cuts[b][$1]!.count / n }
             for name in targets {
-                let r = cuts[b][name]!.elements(Float.self), a = approx[name]!.elements(Float.self)
+                let r = cuts[b][name]!.array(Float.self), a = approx[name]!.array(Float.self)
                 let per = r.count / n
                 for s in 0..<n {
                     var acc = 0.0
@@ -156,7 +156,7 @@ public final class SensitivityProbe {
         case .kl:
             let r = cuts[b][targets[0]]!, a = approx[targets[0]]!
             let c = r.shape.last!, rows = r.count / c, perSample = rows / n
-            let rv = r.elements(Float.self), av = a.elements(Float.self)
+            let rv = r.array(Float.self), av = a.array(Float.self)
             for row in 0..<rows {
                 let p = Self.logSoftmax(rv, row * c, c), q = Self.logSoftmax(av, row * c, c)
                 var kl = 0.0
@@ -187,7 +187,7 @@ public final class SensitivityProbe {
         case .kl:
             let r = cuts[b][targets[0]]!, d = u[targets[0]]!
             let c = r.shape.last!, rows = r.count / c, perSample = rows / n
-            let rv = r.elements(Float.self)
+            let rv = r.array(Float.self)
             for row in 0..<rows {
                 let lp = Self.logSoftmax(rv, row * c, c)
                 var quad = 0.0, lin = 0.0
@@ -198,7 +198,7 @@ public final class SensitivityProbe {
         return out
     }
 
-    static func logSoftmax(_ v: UnsafeMutableBufferPointer<Float>, _ start: Int, _ c: Int) -> [Double] {
+    static func logSoftmax(_ v: [Float], _ start: Int, _ c: Int) -> [Double] {
         var m = -Double.infinity
         for j in 0..<c { m = max(m, Double(v[start + j])) }
         var s = 0.0
@@ -209,17 +209,20 @@ public final class SensitivityProbe {
 
     /// vᵀ G v for the layer's weight: G the Gauss-Newton matrix of the loss with respect
     /// to the weights, averaged over the samples, J v by central differences
-    /// (z(W + εv) − z(W − εv)) / 2ε.
-    public func gaussNewtonQuadratic(_ l: LayerQuantization, direction v: [Float], epsilon: Float) throws(PassError) -> Double {
+    /// (z(W + εv) − z(W − εv)) / 2ε. `direction(b)` is v for batch `b`: one v for all
+    /// batches gives vᵀGv; an independent v per batch gives an unbiased estimate of
+    /// Tr(G) with less variance (Hutchinson on each batch's own G_b).
+    public func gaussNewtonQuadratic(_ l: LayerQuantization, epsilon: Float, direction: (Int) -> [Float]) throws(PassError) -> Double {
         let w = weight(l).values
-        var plus = w, minus = w
-        for i in w.indices { plus[i] += epsilon * v[i]; minus[i] -= epsilon * v[i] }
         var total = 0.0
         for b in cuts.indices {
+            let v = direction(b)
+            var plus = w, minus = w
+            for i in w.indices { plus[i] += epsilon * v[i]; minus[i] -= epsilon * v[i] }
             let zp = try run(batch: b, layer: l, weight: plus), zm = try run(batch: b, layer: l, weight: minus)
             var u: [String: [Double]] = [:]
             for name in targets {
-                let a = zp[name]!.elements(Float.self), c = zm[name]!.elements(Float.self)
+                let a = zp[name]!.array(Float.self), c = zm[name]!.array(Float.self)
                 u[name] = (0..<a.count).map { (Double(a[$0]) - Double(c[$0])) / (2 * Double(epsilon)) }
             }
             total += gaussNewtonPerSample(batch: b, direction: u).reduce(0, +)

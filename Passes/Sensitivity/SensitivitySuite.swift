@@ -14,6 +14,8 @@ public struct SensitivitySuite: Pass {
         PassOption("methods", .string, default: methods.map { $0.name }.joined(separator: ";"),
                    help: "Methods to run, separated by ';' (\(methods.map { $0.name }.joined(separator: ", ")))."),
         PassOption("samples", .int, default: "0", help: "Samples for every probing method (0: each method's default)."),
+        PassOption("run", .bool, default: "true",
+                   help: "false: run nothing, rank the tables already on the IR (methods run as passes with their own options)."),
     ]
 
     public static func problem(with options: PassOptions) -> String? {
@@ -26,17 +28,18 @@ public struct SensitivitySuite: Pass {
         return nil
     }
 
-    let names: [String], samples: Int
+    let names: [String], samples: Int, runMethods: Bool
     public init(options: PassOptions) {
         names = options.string("methods").split(separator: ";").map(String.init)
         samples = options.int("samples")
+        runMethods = options.bool("run")
     }
-    public var pipelineText: String { "\(Self.name)(methods=\(names.joined(separator: ";")),samples=\(samples))" }
+    public var pipelineText: String { "\(Self.name)(methods=\(names.joined(separator: ";")),samples=\(samples),run=\(runMethods))" }
 
     public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
         // measured first: curvature checks its bounds against it.
         let ordered = names.sorted { ($0 == MeasuredSensitivity.name ? 0 : 1) < ($1 == MeasuredSensitivity.name ? 0 : 1) }
-        for name in ordered {
+        for name in ordered where runMethods {
             let type = Self.methods.first { $0.name == name }!
             var options: [(String, String)] = []
             if samples > 0, type.options.contains(where: { $0.name == "samples" }) { options.append(("samples", "\(samples)")) }

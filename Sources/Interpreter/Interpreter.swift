@@ -29,6 +29,8 @@ public final class Interpreter: @unchecked Sendable {
     /// Initializers read by nodes folded at load (``foldConstants()``): overriding
     /// one of them in ``run(reusing:overriding:outputs:)`` could not take effect.
     var foldedReads: Set<String> = []
+    /// Plans of partial runs already made (PartialRun.swift).
+    let partialRunPlans = PartialRunPlans()
     /// The fused graph, the constants it reads and the work fused after its
     /// nodes (by the node's output); nil when loaded with `fuse: false`.
     private var fused: (graph: Graph, initializers: [String: RTensor], epilogues: [String: Epilogue])?

@@ -1,3 +1,4 @@
+import Foundation
 import IR
 
 extension Interpreter {
@@ -29,11 +30,33 @@ extension Interpreter {
     /// lacks a value a re-executed node reads.
     public func run(reusing known: [String: RTensor], overriding: [String: RTensor],
                     outputs wanted: [String]? = nil) throws(InterpreterError) -> [String: RTensor] {
+        let targets = wanted ?? graph.outputs.map(\.name)
+        let key = overriding.keys.sorted().joined(separator: "\u{0}") + "\u{1}" + targets.joined(separator: "\u{0}")
+        let plan: PartialRunPlan
+        if let p = partialRunPlans.get(key) { plan = p } else {
+            plan = try makePlan(overriding: Set(overriding.keys), targets: targets)
+            partialRunPlans.set(key, plan)
+        }
+        for (value, node) in plan.externalReads where overriding[value] == nil && known[value] == nil && initializers[value] == nil {
+            throw .missingCutValue(value: value, node: node)
+        }
+        let base = Scope(parent: nil)
+        base.values = initializers
+        let scope = Scope(parent: base)
+        scope.values = known
+        for (name, t) in overriding { scope.values[name] = t }
+        var memory = MemoryTracker()
+        let results = try execute(plan.graph, scope: scope, observer: nil, memory: &memory, epilogues: [:])
+        return Dictionary(zip(targets, results), uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Which nodes a partial run executes, and the values they read from outside.
+    private func makePlan(overriding: Set<String>, targets: [String]) throws(InterpreterError) -> PartialRunPlan {
         let g = graph
         var produced: [String: Int] = [:]
         for (i, n) in g.nodes.enumerated() { for o in n.outputs where !o.isEmpty { produced[o] = i } }
         let inputNames = Set(g.inputs.map(\.name))
-        for name in overriding.keys.sorted() {
+        for name in overriding.sorted() {
             if foldedReads.contains(name) {
                 throw .cannotOverride(name: name, reason: "it is read by nodes folded into constants when the model was loaded")
             }
@@ -47,42 +70,48 @@ extension Interpreter {
             return r
         }
         // Forward: nodes whose result changes with the overrides (overridden outputs excepted).
-        var dirtyValues = Set(overriding.keys)
+        var dirtyValues = overriding
         var dirty = [Bool](repeating: false, count: g.nodes.count)
         for (i, n) in g.nodes.enumerated() where !reads(n).isDisjoint(with: dirtyValues) {
-            if n.outputs.allSatisfy({ $0.isEmpty || overriding[$0] != nil }) { continue }
+            if n.outputs.allSatisfy({ $0.isEmpty || overriding.contains($0) }) { continue }
             dirty[i] = true
             for o in n.outputs where !o.isEmpty { dirtyValues.insert(o) }
         }
         // Backward: of those, the ones the wanted values need.
-        let targets = wanted ?? g.outputs.map(\.name)
         var needed = Set(targets)
         var selected = [Bool](repeating: false, count: g.nodes.count)
         for i in g.nodes.indices.reversed() where dirty[i] {
             let n = g.nodes[i]
-            guard n.outputs.contains(where: { needed.contains($0) && overriding[$0] == nil }) else { continue }
+            guard n.outputs.contains(where: { needed.contains($0) && !overriding.contains($0) }) else { continue }
             selected[i] = true
             needed.formUnion(reads(n))
         }
-        let scope = Scope(parent: nil)
-        for (name, t) in initializers { scope.values[name] = t }
-        for (name, t) in known { scope.values[name] = t }
-        for (name, t) in overriding { scope.values[name] = t }
         var sub = g
         sub.nodes = g.nodes.indices.filter { selected[$0] }.map { g.nodes[$0] }
+        sub.outputs = targets.map { ValueInfo(name: $0, type: nil) }
+        var external: [(String, String)] = []
         var computedHere = Set<String>()
         for n in sub.nodes {
-            for r in reads(n).sorted() where !computedHere.contains(r) && scope.values[r] == nil {
-                throw .missingCutValue(value: r, node: n.label)
-            }
+            for r in reads(n).sorted() where !computedHere.contains(r) { external.append((r, n.label)) }
             for o in n.outputs where !o.isEmpty { computedHere.insert(o) }
         }
-        for name in targets where !computedHere.contains(name) && scope.values[name] == nil {
-            throw .missingCutValue(value: name, node: "(wanted output)")
-        }
-        sub.outputs = targets.map { ValueInfo(name: $0, type: nil) }
-        var memory = MemoryTracker()
-        let results = try execute(sub, scope: scope, observer: nil, memory: &memory, epilogues: [:])
-        return Dictionary(zip(targets, results), uniquingKeysWith: { a, _ in a })
+        for name in targets where !computedHere.contains(name) { external.append((name, "(wanted output)")) }
+        return PartialRunPlan(graph: sub, externalReads: external)
     }
+}
+
+/// The nodes a partial run executes (as a graph whose outputs are the wanted
+/// values) and the values they read that it does not compute, with a reader each.
+struct PartialRunPlan {
+    var graph: Graph
+    var externalReads: [(String, String)]
+}
+
+/// Partial-run plans by override names and wanted values: probes repeat the same
+/// cut thousands of times.
+final class PartialRunPlans: @unchecked Sendable {
+    private var plans: [String: PartialRunPlan] = [:]
+    private let lock = NSLock()
+    func get(_ key: String) -> PartialRunPlan? { lock.lock(); defer { lock.unlock() }; return plans[key] }
+    func set(_ key: String, _ plan: PartialRunPlan) { lock.lock(); defer { lock.unlock() }; plans[key] = plan }
 }

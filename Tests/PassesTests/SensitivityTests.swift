@@ -70,9 +70,10 @@ final class SensitivityTests: XCTestCase {
         context.samples = try SampleSource(folder: Self.root.appendingPathComponent("models/digits/calib_x.npy").path,
                                            inputs: m.graph.runtimeInputs)
         context.threads = 1
-        let probe = try SensitivityProbe(model: m, context: context, samples: 8, batch: 8, loss: nil, pass: "test")
+        let probe = try SensitivityProbe(model: m, context: context, samples: 8, batch: 1, loss: nil, pass: "test")
         XCTAssertEqual(probe.loss, .kl)
-        let pass = try XCTUnwrap(try PassRegistry.pipeline("hessian-trace(samples=8)").first as? HessianTrace)
+        // Confident predictions make each sample's G low-rank: the 5% target needs more than the default 200 probes.
+        let pass = try XCTUnwrap(try PassRegistry.pipeline("hessian-trace(samples=8,max-probes=2000)").first as? HessianTrace)
         for node in ["fc3", "fc2"] {
             let layer = try XCTUnwrap(m.quantization.layer(named: node))
             let w = probe.weight(layer).values
@@ -81,7 +82,7 @@ final class SensitivityTests: XCTestCase {
             var e = [Float](repeating: 0, count: w.count)
             for k in w.indices {
                 e[k] = 1
-                exact += try probe.gaussNewtonQuadratic(layer, direction: e, epsilon: eps)
+                exact += try probe.gaussNewtonQuadratic(layer, epsilon: eps) { _ in e }
                 e[k] = 0
             }
             let estimate = try pass.estimate(layer, probe: probe)
@@ -101,26 +102,32 @@ final class SensitivityTests: XCTestCase {
         XCTAssertEqual(t.scores.count, 4)
         for l in m.quantization.layers {
             XCTAssertGreaterThan(l.metrics["curvature.lipschitz"] ?? 0, 0, l.node)
-            // ReLU networks are piecewise linear: no curvature, no minimum.
-            XCTAssertEqual(l.metrics["curvature.kappa"], 0, l.node)
-            XCTAssertEqual(l.metrics["curvature.min-bits"], 0, l.node)
+            // ReLU layers are piecewise linear: no curvature, no minimum; fc feeds the Softmax.
+            if l.opType == "Conv" {
+                XCTAssertEqual(l.metrics["curvature.kappa"], 0, l.node)
+                XCTAssertEqual(l.metrics["curvature.min-bits"], 0, l.node)
+            } else {
+                XCTAssertGreaterThan(l.metrics["curvature.kappa"] ?? 0, 0, l.node)
+                XCTAssertGreaterThan(l.metrics["curvature.min-bits"] ?? 0, 0, l.node)
+            }
             // With min-max ranges and 1-Lipschitz pooling the bound is rigorous.
             XCTAssertEqual(l.metrics["curvature.violated"], 0, "\(l.node): \(t.notes)")
             let s = try XCTUnwrap(t.scores[l.node])
-            XCTAssertLessThan(s["int8/channel"]!, s["int4/g32"]!, l.node)
             XCTAssertLessThan(s["fp16"]!, s["int8/channel"]!, l.node)
+            // (conv1 has one input channel: its int4 "groups" hold one weight each and are exact.)
+            if l.node == "fc" { XCTAssertLessThan(s["int8/channel"]!, s["int4/g32"]!, l.node) }
         }
     }
 
     func testSuiteRanksMethodsAndIsDeterministicAcrossThreads() throws {
         let pipeline = "canonicalize,calibrate(method=minmax),quantize,sensitivity(samples=4)"
-        let a = try prepared("transformer", pipeline, threads: 1)
-        let b = try prepared("transformer", pipeline, threads: 2)
+        let a = try prepared("cnn", pipeline, threads: 1)
+        let b = try prepared("cnn", pipeline, threads: 2)
         XCTAssertEqual(a.quantization.sensitivities, b.quantization.sensitivities)
         let tables = a.quantization.sensitivities
         XCTAssertEqual(Set(tables.map(\.method)), ["measured", "hessian-trace", "curvature", "weight-magnitude", "activation-variance", "fisher"])
         let layers = Set(a.quantization.layers.map(\.node))
-        XCTAssertEqual(layers.count, 14)
+        XCTAssertEqual(layers.count, 4)
         for t in tables {
             XCTAssertEqual(Set(t.scores.keys), layers, t.method)
             XCTAssertTrue(t.scores.values.allSatisfy { $0.count == 5 && $0.values.allSatisfy { $0.isFinite && $0 >= 0 } }, t.method)
