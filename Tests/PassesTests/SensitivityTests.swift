@@ -86,6 +86,7 @@ final class SensitivityTests: XCTestCase {
                 e[k] = 0
             }
             let estimate = try pass.estimate(layer, probe: probe)
+            print("hessian-trace \(node): exact \(exact) Hutchinson \(estimate.trace) probes \(estimate.probes) relative SE \(estimate.relativeError)")
             XCTAssertLessThan(estimate.relativeError, 0.05, node)
             XCTAssertGreaterThan(exact, 0, node)
             // Within three standard errors of the estimator.
