@@ -67,7 +67,12 @@ public struct Printer {
             line("", "candidate-formats [\(m.quantization.candidateFormats.map(\.description).joined(separator: ", "))]")
         }
         for t in m.quantization.sensitivities {
-            line("", "sensitivity \(quote(t.method)) unit=\(quote(t.unit)) {")
+            var header = "sensitivity \(quote(t.method)) unit=\(quote(t.unit))"
+            if let r = t.spearman { header += " spearman=\(Self.double(r))" }
+            if let by = t.spearmanByFormat, !by.isEmpty {
+                header += " spearman-by-format=[\(by.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\(Self.double($0.value))" }.joined(separator: " "))]"
+            }
+            line("", header + " {")
             for (node, byFormat) in t.scores.sorted(by: { $0.key < $1.key }) {
                 let cells = byFormat.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\(Self.double($0.value))" }
                 line("  ", "\(quote(node)): \(cells.joined(separator: " "))")

@@ -14,6 +14,11 @@ public struct SensitivityTable: Hashable, Sendable, Codable {
     public var scores: [String: [String: Double]]
     /// Free-form facts about the run (probes used, standard error, samples).
     public var notes: [String]
+    /// Spearman rank correlation of these scores with the `measured` table's over
+    /// all (layer, format) pairs; nil until computed (`sensitivity` pass).
+    public var spearman: Double?
+    /// The same correlation within each format (format description → ρ).
+    public var spearmanByFormat: [String: Double]?
 
     public init(method: String, unit: String, scores: [String: [String: Double]] = [:], notes: [String] = []) {
         self.method = method

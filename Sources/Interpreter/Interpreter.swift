@@ -25,11 +25,16 @@ public final class Interpreter: @unchecked Sendable {
     /// Version of the default ONNX opset, after which old op forms were normalized.
     public let opset: Int64
     public var threads: Int
-    private var graph: Graph
-    private var initializers: [String: RTensor] = [:]
+    var graph: Graph
+    var initializers: [String: RTensor] = [:]
     /// DequantizeLinear nodes of constant weights folded at load, by output
     /// (``QDQFusion`` reads the integer weights through them).
     private var foldedDequantize: [String: Node] = [:]
+    /// Initializers read by nodes folded at load (``foldConstants()``): overriding
+    /// one of them in ``run(reusing:overriding:outputs:)`` could not take effect.
+    var foldedReads: Set<String> = []
+    /// Plans of partial runs already made (PartialRun.swift).
+    let partialRunPlans = PartialRunPlans()
     /// The fused graph, the constants it reads and the work fused after its
     /// nodes (by the node's output); nil when loaded with `fuse: false`.
     private var fused: (graph: Graph, initializers: [String: RTensor], epilogues: [String: Epilogue])?
@@ -113,6 +118,7 @@ public final class Interpreter: @unchecked Sendable {
                 continue
             }
             if node.isDefaultDomain && node.opType == "DequantizeLinear" { foldedDequantize[node.outputs[0]] = node }
+            foldedReads.formUnion(node.inputs.filter { !$0.isEmpty })
             for (name, t) in zip(node.outputs, outs) where !name.isEmpty {
                 initializers[name] = t
                 constant.insert(name)
@@ -239,7 +245,7 @@ public final class Interpreter: @unchecked Sendable {
     }
 
     /// Runs the nodes of `g` in `scope` and returns its outputs.
-    private func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker,
+    func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker,
                          epilogues: [String: Epilogue]) throws(InterpreterError) -> [RTensor] {
         // Last node reading each value produced here; graph outputs stay alive.
         var lastUse: [String: Int] = [:]

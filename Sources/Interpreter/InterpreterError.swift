@@ -8,6 +8,11 @@ public enum InterpreterError: Error, CustomStringConvertible, Sendable {
     case unknownInput(name: String, inputs: [String])
     case inputMismatch(name: String, expected: String, given: String)
     case kernelFailed(node: String, message: String)
+    /// A partial run (``Interpreter/run(reusing:overriding:outputs:)``) was asked to
+    /// override `name`, which it cannot: `reason` says why.
+    case cannotOverride(name: String, reason: String)
+    /// A partial run needs `value` (read by `node`, which it re-executes) but was not given it.
+    case missingCutValue(value: String, node: String)
 
     public var description: String {
         switch self {
@@ -21,6 +26,10 @@ public enum InterpreterError: Error, CustomStringConvertible, Sendable {
             "input '\(name)': expected \(expected), given \(given)"
         case .kernelFailed(let node, let message):
             "node \(node): \(message)"
+        case .cannotOverride(let name, let reason):
+            "cannot override '\(name)': \(reason)"
+        case .missingCutValue(let value, let node):
+            "partial run: node \(node) reads '\(value)', which is neither recomputed nor among the given values"
         }
     }
 }

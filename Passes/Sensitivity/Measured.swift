@@ -1,0 +1,71 @@
+import Foundation
+import IR
+import Interpreter
+
+/// Ground truth for the other sensitivity methods: quantizes one layer at a
+/// time (weights only, activations float) in each candidate format and
+/// measures the end-to-end output distortion on calibration samples. Each
+/// probe re-runs only the nodes downstream of the layer, from the cached float
+/// values (``Interpreter/run(reusing:overriding:outputs:)``).
+///
+/// Score: the mean per-sample loss (KL of softmax for classifiers, MSE
+/// otherwise; see ``OutputLoss``). The other figure (output MSE of a KL run)
+/// is in the notes, and every layer gets `measured.max-l2.<format>`, the
+/// largest per-sample ‖Δz‖₂ of the compared values, which `curvature` checks
+/// its bound against.
+public struct MeasuredSensitivity: Pass {
+    public static let name = "measured"
+    public static let summary = "Score each layer × format by the measured output distortion with only that layer quantized."
+    public static let options = [SensitivityOptions.samples(32), SensitivityOptions.batch, SensitivityOptions.loss]
+    public static func problem(with options: PassOptions) -> String? { SensitivityOptions.problem(options) }
+
+    let samples: Int, batch: Int, loss: OutputLoss?
+    public init(options: PassOptions) {
+        samples = options.int("samples")
+        batch = options.int("batch")
+        loss = SensitivityOptions.loss(options)
+    }
+    public var pipelineText: String { "\(Self.name)(samples=\(samples),batch=\(batch),loss=\(loss?.rawValue ?? "auto"))" }
+
+    public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
+        let probe = try SensitivityProbe(model: model, context: context, samples: samples, batch: batch, loss: loss, pass: Self.name)
+        let unit = probe.loss == .kl
+            ? "mean KL(softmax float ‖ softmax quantized) of '\(probe.targets[0])' over \(probe.samples) samples, one layer quantized"
+            : "output MSE over \(probe.samples) samples, one layer quantized"
+        var table = SensitivityTable(method: Self.name, unit: unit)
+        var state = model.quantization
+        for (li, l) in probe.layers.enumerated() {
+            var other: [String] = []
+            for f in probe.formats {
+                let w = probe.fakeQuantized(l, f)
+                var lossSum = 0.0, sq = 0.0, count = 0, maxL2 = 0.0
+                for b in probe.cuts.indices {
+                    let wanted = Array(Set(probe.targets + probe.outputs)).sorted()
+                    let out = try probe.run(batch: b, layer: l, weight: w, wanted: wanted)
+                    lossSum += probe.lossPerSample(batch: b, out).reduce(0, +)
+                    let n = probe.batchSizes[b]
+                    var l2 = [Double](repeating: 0, count: n)
+                    for name in probe.targets {
+                        let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
+                        let per = r.count / n
+                        for i in r.indices { let d = Double(a[i]) - Double(r[i]); l2[i / per] += d * d }
+                    }
+                    maxL2 = max(maxL2, l2.map { $0.squareRoot() }.max() ?? 0)
+                    for name in probe.outputs {
+                        let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
+                        for i in r.indices { let d = Double(a[i]) - Double(r[i]); sq += d * d }
+                        count += r.count
+                    }
+                }
+                table.scores[l.node, default: [:]][f.description] = lossSum / Double(probe.samples)
+                state.layers[li].metrics["measured.max-l2.\(f.description)"] = maxL2
+                if probe.loss == .kl { other.append("\(f.description)=\(fmt(sq / Double(max(count, 1))))") }
+            }
+            if !other.isEmpty { table.notes.append("\(l.node): output MSE \(other.joined(separator: " "))") }
+            context.count("layer × format probes", probe.formats.count)
+        }
+        table.notes.insert("loss \(probe.loss.rawValue) on \(probe.targets.joined(separator: ", ")); \(probe.samples) samples", at: 0)
+        state.record(table)
+        model.quantization = state
+    }
+}

@@ -1,0 +1,60 @@
+import IR
+
+/// Rank correlation of sensitivity predictions with the measured distortion.
+public enum SpearmanCorrelation {
+    /// Spearman's ρ: Pearson correlation of the ranks, ties given their average
+    /// rank. nil with fewer than 3 pairs or when either side is constant.
+    public static func rho(_ a: [Double], _ b: [Double]) -> Double? {
+        guard a.count == b.count, a.count >= 3 else { return nil }
+        let ra = ranks(a), rb = ranks(b)
+        let n = Double(a.count)
+        let ma = ra.reduce(0, +) / n, mb = rb.reduce(0, +) / n
+        var sab = 0.0, saa = 0.0, sbb = 0.0
+        for i in ra.indices {
+            sab += (ra[i] - ma) * (rb[i] - mb)
+            saa += (ra[i] - ma) * (ra[i] - ma)
+            sbb += (rb[i] - mb) * (rb[i] - mb)
+        }
+        guard saa > 0, sbb > 0 else { return nil }
+        return sab / (saa * sbb).squareRoot()
+    }
+
+    /// 1-based ranks, ties averaged.
+    public static func ranks(_ x: [Double]) -> [Double] {
+        let order = x.indices.sorted { x[$0] < x[$1] || (x[$0] == x[$1] && $0 < $1) }
+        var r = [Double](repeating: 0, count: x.count)
+        var i = 0
+        while i < order.count {
+            var j = i
+            while j + 1 < order.count && x[order[j + 1]] == x[order[i]] { j += 1 }
+            let average = Double(i + j) / 2 + 1
+            for k in i...j { r[order[k]] = average }
+            i = j + 1
+        }
+        return r
+    }
+
+    /// Sets `spearman` and `spearmanByFormat` on every table but `measured`, against
+    /// the `measured` table; returns the method with the highest overall ρ.
+    @discardableResult
+    public static func annotate(_ tables: inout [SensitivityTable], reference: String = "measured") -> String? {
+        guard let truth = tables.first(where: { $0.method == reference }) else { return nil }
+        var best: (String, Double)?
+        for t in tables.indices where tables[t].method != reference {
+            var all: ([Double], [Double]) = ([], [])
+            var byFormat: [String: ([Double], [Double])] = [:]
+            for node in truth.scores.keys.sorted() {
+                for (format, m) in truth.scores[node]!.sorted(by: { $0.key < $1.key }) {
+                    guard let p = tables[t].scores[node]?[format], p.isFinite, m.isFinite else { continue }
+                    all.0.append(p); all.1.append(m)
+                    byFormat[format, default: ([], [])].0.append(p)
+                    byFormat[format, default: ([], [])].1.append(m)
+                }
+            }
+            tables[t].spearman = rho(all.0, all.1)
+            tables[t].spearmanByFormat = byFormat.compactMapValues { rho($0.0, $0.1) }
+            if let r = tables[t].spearman, r > best?.1 ?? -.infinity { best = (tables[t].method, r) }
+        }
+        return best?.0
+    }
+}
