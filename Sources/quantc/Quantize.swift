@@ -100,7 +100,10 @@ struct QuantizeCommand: ParsableCommand {
     var quiet = false
 
     /// The sensitivity stage of the mixed-precision pipeline: one place to switch methods.
-    static let sensitivityStage = "sensitivity-weight-error(reduce-range=true)"
+    /// `measured` is the ground truth the allocator's `objective=auto` ranks the predictors
+    /// against (Spearman); `fisher` predicted it best after `hessian-trace` on every bundled
+    /// model and best on orientation, at a tenth of hessian-trace's time (README, sensitivity table).
+    static let sensitivityStage = "measured(samples=16),fisher(samples=8,probes=4),weight-magnitude,activation-variance(samples=16),sensitivity(run=false)"
 
     static func defaultPipeline(method: String, weights: String, rounding: String = "rtn", int4Format: String = "qdq", budget: String? = nil,
                                 solver: String = "exact", keep: [String] = []) -> String {

@@ -120,7 +120,7 @@ extension Ops {
         case .int4: (-8, 7)
         case .uint2: (0, 3)
         case .int2: (-2, 1)
-        case .int32: (-2_147_483_648, 2_147_483_647)
+        case .int32: (-2_147_483_648, 2_147_483_520)  // the largest float32 below 2^31
         default: nil
         }
     }
