@@ -12,6 +12,7 @@ public enum PassRegistry {
         RemoveIdentity.self,
         DeadCodeElimination.self,
         Quantize.self,
+        BiasCorrection.self,
         InsertQDQ.self,
     ]
 
