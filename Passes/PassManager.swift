@@ -23,6 +23,7 @@ public enum PassRegistry {
         SensitivitySuite.self,
         Allocate.self,
         Round.self,
+        BiasCorrection.self,
         InsertQDQ.self,
     ]
 

@@ -1,0 +1,180 @@
+import IR
+import Interpreter
+
+/// Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization Through
+/// Weight Equalization and Bias Correction", §4.2, the empirical variant; Banner et
+/// al. 2019): rounding weights (and clipping activations) shifts the mean of a
+/// layer's output, E[y_q − y] ≠ 0, and the layers after it read that shift as
+/// signal. For each quantized layer with a bias, in graph order, the shift per
+/// output channel is measured on calibration samples and subtracted from the float
+/// bias, which `insert-qdq` then rounds to int32 with scale s_x·s_w.
+///
+/// y_q is measured in the QDQ model itself (built with ``InsertQDQ`` from the
+/// current decisions, biases corrected so far included, and cut after the layer),
+/// run as fake quantization: activations and weights are rounded exactly as in the
+/// exported model, and each layer sees the corrected layers before it (the
+/// sequential order of the paper). y is the layer's output in the float model. Both
+/// are the pre-activation outputs (a Relu folded into the layer's quantization
+/// comes after them). Each layer's correction norm ‖E[y_q − y]‖₂ is recorded as
+/// `metrics["bias-correction"]`.
+public struct BiasCorrection: Pass {
+    public static let name = "bias-correct"
+    public static let summary = "Subtract each quantized layer's measured mean output shift from its bias (empirical bias correction)."
+    public static let options = [
+        PassOption("samples", .int, default: "128", help: "Calibration samples the shifts are averaged over."),
+        PassOption("batch", .int, default: "16", help: "Samples per forward run."),
+    ]
+
+    let samples: Int
+    let batch: Int
+
+    public static func problem(with options: PassOptions) -> String? {
+        if options.int("samples") < 1 { return "samples must be at least 1" }
+        if options.int("batch") < 1 { return "batch must be at least 1" }
+        return nil
+    }
+
+    public init(options: PassOptions) {
+        samples = options.int("samples")
+        batch = options.int("batch")
+    }
+
+    public var pipelineText: String { "\(Self.name)(samples=\(samples),batch=\(batch))" }
+
+    /// A layer to correct: its index in the state's layers and its node.
+    struct Target {
+        var layer: Int
+        var node: Node
+        var biasInput: Int
+        /// Axis of the layer's output that indexes channels.
+        var axis: Int
+    }
+
+    public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
+        func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
+        guard model.quantization.activations != nil, !model.quantization.layers.isEmpty else {
+            throw fail("no quantization decisions on the IR: run 'quantize' before 'bias-correct'")
+        }
+        guard !model.quantization.ranges.isEmpty else {
+            throw fail("no calibrated ranges on the IR: run 'calibrate' before 'quantize' and 'bias-correct'")
+        }
+        guard context.samples != nil || context.randomSamples != nil else {
+            throw fail("needs calibration data (--calibration DIR, or --calibration-random N)")
+        }
+        let targets = try self.targets(&model, context: &context)
+        guard !targets.isEmpty else { return }
+        let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
+
+        // E[y] of every target, from one run of the float model.
+        let reference = try channelMeans(of: model, targets: targets, feed: feed, context: context)
+        for (k, t) in targets.enumerated() {
+            var q = model
+            var scratch = PassContext()
+            scratch.threads = context.threads
+            try InsertQDQ(options: PassOptions(pass: InsertQDQ.name, values: [:])).run(on: &q, context: &scratch)
+            guard let node = q.graph.nodes.first(where: { $0.name == t.node.name }), let out = node.outputs.first else {
+                throw fail("layer '\(t.node.name)' is missing from the QDQ model")
+            }
+            // Only the part of the model up to this layer is needed.
+            q.graph.outputs = [ValueInfo(name: out, type: nil)]
+            var dce = PassContext()
+            DeadCodeElimination.eliminate(in: &q.graph, context: &dce)
+            let quantized = try channelMeans(of: q, targets: [Target(layer: t.layer, node: node, biasInput: t.biasInput, axis: t.axis)],
+                                             feed: feed, context: context)[0]
+            let biasName = model.quantization.layers[t.layer].bias!
+            guard var bias = model.graph.initializers[biasName]?.floatValues(), bias.count == quantized.count else {
+                throw fail("layer '\(t.node.name)': bias '\(biasName)' does not have one value per output channel")
+            }
+            var norm = 0.0
+            for c in bias.indices {
+                let shift = quantized[c] - reference[k][c]
+                bias[c] = Float(Double(bias[c]) - shift)
+                norm += shift * shift
+            }
+            model.graph.initializers[biasName] = Tensor(floats: bias, shape: [bias.count], name: biasName)
+            model.quantization.layers[t.layer].metrics["bias-correction"] = norm.squareRoot()
+            context.count("layers bias-corrected")
+        }
+    }
+
+    /// The integer-format layers with a bias, each given a bias of its own when it shares one.
+    func targets(_ model: inout Model, context: inout PassContext) throws(PassError) -> [Target] {
+        let excluded = Set(model.quantization.excluded)
+        let index = Dictionary(model.graph.nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var result: [Target] = []
+        for (li, layer) in model.quantization.layers.enumerated() {
+            guard case .integer = layer.format, layer.quantized != nil, !excluded.contains(layer.node) else { continue }
+            guard let ni = index[layer.node] else {
+                throw PassError(pass: Self.name, message: "layer '\(layer.node)' has no node in the graph")
+            }
+            let node = model.graph.nodes[ni]
+            guard let bias = layer.bias, let bi = node.inputs.firstIndex(of: bias), bi != layer.weightInput else {
+                context.count("layers without a bias (not corrected)")
+                continue
+            }
+            if model.graph.useCounts()[bias, default: 0] > 1 {
+                // Corrections are per layer: a shared bias gets a copy for this layer.
+                var name = "\(bias)_\(layer.node)", k = 1
+                while model.graph.initializers[name] != nil { k += 1; name = "\(bias)_\(layer.node)_\(k)" }
+                var copy = model.graph.initializers[bias]!
+                copy.name = name
+                model.graph.initializers[name] = copy
+                model.graph.nodes[ni].inputs[bi] = name
+                model.quantization.layers[li].bias = name
+            }
+            let axis = ["Conv", "ConvTranspose"].contains(node.opType) ? 1 : -1
+            result.append(Target(layer: li, node: model.graph.nodes[ni], biasInput: bi, axis: axis))
+        }
+        return result
+    }
+
+    /// Per target, the mean over samples (and all other axes) of each channel of its output.
+    func channelMeans(of model: Model, targets: [Target], feed: SampleFeed, context: PassContext) throws(PassError) -> [[Double]] {
+        func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
+        let interpreter: Interpreter
+        do { interpreter = try Interpreter(model: model, threads: context.threads, fuse: false) } catch { throw fail("\(error)") }
+        let slot = Dictionary(targets.enumerated().map { ($1.node.outputs[0], $0) }, uniquingKeysWith: { a, _ in a })
+        var sums = [[Double]](repeating: [], count: targets.count)
+        var counts = [Int](repeating: 0, count: targets.count)
+        var mismatch: String?
+        do {
+            try feed.forEachBatch(inputs: interpreter.inputs, batch: batch, limit: samples) { inputs in
+                _ = try interpreter.run(inputs: inputs) { name, node, t in
+                    guard let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
+                    let shape = t.shape
+                    let axis = targets[k].axis < 0 ? shape.count + targets[k].axis : targets[k].axis
+                    guard axis >= 0, axis < shape.count else {
+                        mismatch = "layer '\(node.name)': output of rank \(shape.count) has no channel axis \(targets[k].axis)"
+                        return
+                    }
+                    let channels = shape[axis]
+                    let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+                    if sums[k].isEmpty { sums[k] = [Double](repeating: 0, count: channels) }
+                    guard sums[k].count == channels else {
+                        mismatch = "layer '\(node.name)': output channels changed from \(sums[k].count) to \(channels) between batches"
+                        return
+                    }
+                    let x = t.elements(Float.self)
+                    for o in 0..<outer {
+                        for c in 0..<channels {
+                            let base = (o * channels + c) * inner
+                            var s = 0.0
+                            for i in 0..<inner { s += Double(x[base + i]) }
+                            sums[k][c] += s
+                        }
+                    }
+                    counts[k] += outer * inner
+                }
+            }
+        } catch let e as PassError {
+            throw e
+        } catch {
+            throw fail("\(error)")
+        }
+        if let mismatch { throw fail(mismatch) }
+        return try targets.indices.map { k throws(PassError) in
+            guard counts[k] > 0 else { throw fail("layer '\(targets[k].node.name)': its output was never computed on the samples") }
+            return sums[k].map { $0 / Double(counts[k]) }
+        }
+    }
+}
