@@ -71,7 +71,8 @@ public struct BiasCorrection: Pass {
             var q = model
             var scratch = PassContext()
             scratch.threads = context.threads
-            try InsertQDQ(options: PassOptions(pass: InsertQDQ.name, values: [:])).run(on: &q, context: &scratch)
+            try InsertQDQ(options: PassOptions(pass: InsertQDQ.name, values: Dictionary(uniqueKeysWithValues: InsertQDQ.options.map { ($0.name, $0.defaultValue) })))
+                .run(on: &q, context: &scratch)
             guard let node = q.graph.nodes.first(where: { $0.name == t.node.name }), let out = node.outputs.first else {
                 throw fail("layer '\(t.node.name)' is missing from the QDQ model")
             }
