@@ -271,7 +271,7 @@ def run_model(key: str, quantc: Path, work: Path, limit: int) -> dict:
         if method:
             cmd += ["--method", method]
         if limit:
-            cmd += ["--pipeline", f"canonicalize,calibrate(method={method or 'auto'},samples={limit}),quantize(reduce-range=true),insert-qdq"]
+            cmd += ["--pipeline", f"canonicalize,calibrate(method={method or 'auto'},samples={limit}),quantize(reduce-range=true),bias-correct(samples=64),insert-qdq"]
             cmd = [c for c in cmd if c not in ("--method", method)]
         try:
             dt, rss, _ = timed(cmd)
