@@ -52,36 +52,7 @@ public enum AllocationObjective {
                 }
             }
         }
-        return rankCorrelation(xs, ys)
-    }
-
-    /// Spearman's ρ of paired values; nil with fewer than 3 pairs or a constant ranking.
-    public static func rankCorrelation(_ xs: [Double], _ ys: [Double]) -> Double? {
-        guard xs.count >= 3, xs.count == ys.count else { return nil }
-        let rx = ranks(xs), ry = ranks(ys)
-        let mx = rx.reduce(0, +) / Double(rx.count), my = ry.reduce(0, +) / Double(ry.count)
-        var sxy = 0.0, sxx = 0.0, syy = 0.0
-        for i in rx.indices {
-            sxy += (rx[i] - mx) * (ry[i] - my)
-            sxx += (rx[i] - mx) * (rx[i] - mx)
-            syy += (ry[i] - my) * (ry[i] - my)
-        }
-        guard sxx > 0, syy > 0 else { return nil }
-        return sxy / (sxx * syy).squareRoot()
-    }
-
-    /// Ranks from 1, ties sharing their mean rank (so ρ is Pearson's r of the ranks).
-    static func ranks(_ v: [Double]) -> [Double] {
-        let order = v.indices.sorted { (v[$0], $0) < (v[$1], $1) }
-        var r = [Double](repeating: 0, count: v.count)
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count, v[order[j + 1]] == v[order[i]] { j += 1 }
-            for k in i...j { r[order[k]] = Double(i + j) / 2 + 1 }
-            i = j + 1
-        }
-        return r
+        return SpearmanCorrelation.rho(xs, ys)
     }
 }
 

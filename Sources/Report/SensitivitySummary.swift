@@ -1,4 +1,5 @@
 import IR
+import Passes
 
 /// One sensitivity method as the report shows it: what its scores mean, the
 /// pass's notes, and how well it ranks (layer, format) pairs like the
@@ -38,45 +39,13 @@ public struct SensitivitySummary: Codable, Sendable, Equatable {
                         }
                     }
                 }
-                if a.count >= 3, let r = spearman(a, b) {
+                if let r = SpearmanCorrelation.rho(a, b) {
                     s.spearman = r
                     s.pairs = a.count
                 }
             }
             return s
         }
-    }
-
-    /// Spearman's ρ: Pearson's correlation of the ranks, ties given their average rank.
-    /// nil when either side is constant.
-    public static func spearman(_ a: [Double], _ b: [Double]) -> Double? {
-        precondition(a.count == b.count)
-        let ra = ranks(a), rb = ranks(b)
-        let n = Double(a.count)
-        let ma = ra.reduce(0, +) / n, mb = rb.reduce(0, +) / n
-        var sab = 0.0, saa = 0.0, sbb = 0.0
-        for i in ra.indices {
-            sab += (ra[i] - ma) * (rb[i] - mb)
-            saa += (ra[i] - ma) * (ra[i] - ma)
-            sbb += (rb[i] - mb) * (rb[i] - mb)
-        }
-        guard saa > 0, sbb > 0 else { return nil }
-        return sab / (saa * sbb).squareRoot()
-    }
-
-    /// 1-based ranks, ties sharing the mean of the ranks they span.
-    static func ranks(_ x: [Double]) -> [Double] {
-        let order = x.indices.sorted { (x[$0], $0) < (x[$1], $1) }
-        var r = [Double](repeating: 0, count: x.count)
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && x[order[j + 1]] == x[order[i]] { j += 1 }
-            let mean = Double(i + j) / 2 + 1
-            for k in i...j { r[order[k]] = mean }
-            i = j + 1
-        }
-        return r
     }
 }
 

@@ -148,7 +148,7 @@ extension QuantizeCommand {
         // Is the additive model right? Predicted Σ Ω against measured output MSE over the mixed points.
         let mixed = points.indices.filter { points[$0].predicted != nil }
         if let p = points[chosen].predicted {
-            let rho = AllocationObjective.rankCorrelation(mixed.map { points[$0].predicted! }, mixed.map { measuredMSE[$0] })
+            let rho = SpearmanCorrelation.rho(mixed.map { points[$0].predicted! }, mixed.map { measuredMSE[$0] })
             let objective = models[chosen].quantization.allocation?.objective ?? "?"
             notes.append(String(format: "pareto: chosen %@: predicted Σ Ω (%@) = %.4g, measured output MSE = %.4g (SQNR %.1f dB); ",
                                 points[chosen].label, objective, p, measuredMSE[chosen], points[chosen].sqnr ?? 0)

@@ -8,10 +8,10 @@ import XCTest
 final class ReportFromIRTests: XCTestCase {
     func testSpearmanAveragesTiedRanks() {
         // Same order: 1; reversed: -1; scipy.stats.spearmanr([1,2,2,3],[1,3,2,4]) = 0.9486832980505138.
-        XCTAssertEqual(SensitivitySummary.spearman([1, 2, 3, 4], [10, 20, 30, 40])!, 1, accuracy: 1e-12)
-        XCTAssertEqual(SensitivitySummary.spearman([1, 2, 3, 4], [4, 3, 2, 1])!, -1, accuracy: 1e-12)
-        XCTAssertEqual(SensitivitySummary.spearman([1, 2, 2, 3], [1, 3, 2, 4])!, 0.9486832980505138, accuracy: 1e-12)
-        XCTAssertNil(SensitivitySummary.spearman([1, 1, 1], [1, 2, 3]))
+        XCTAssertEqual(SpearmanCorrelation.rho([1, 2, 3, 4], [10, 20, 30, 40])!, 1, accuracy: 1e-12)
+        XCTAssertEqual(SpearmanCorrelation.rho([1, 2, 3, 4], [4, 3, 2, 1])!, -1, accuracy: 1e-12)
+        XCTAssertEqual(SpearmanCorrelation.rho([1, 2, 2, 3], [1, 3, 2, 4])!, 0.9486832980505138, accuracy: 1e-12)
+        XCTAssertNil(SpearmanCorrelation.rho([1, 1, 1], [1, 2, 3]))
     }
 
     /// A 4×8 weight whose rows have scales 1, 2, 3, 4 (×max/127): per channel, the median
