@@ -25,6 +25,8 @@ let package = Package(
             path: "Sources/IR"
         ),
         .target(name: "ONNX", dependencies: ["IR", "CONNX"], path: "Sources/ONNX"),
+        // The compiled GPU artifact: plan, manifest, hashes, atomic directory writes.
+        .target(name: "Artifact", path: "Sources/Artifact"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // The pass manager and one file per pass.
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib"], path: "Tests/CLITests"),
+        .testTarget(name: "ArtifactTests", dependencies: ["Artifact"], path: "Tests/ArtifactTests"),
         .testTarget(name: "ReportTests", dependencies: ["IR", "Passes", "Report"], path: "Tests/ReportTests"),
     ]
 )
