@@ -27,6 +27,13 @@ let package = Package(
         .target(name: "ONNX", dependencies: ["IR", "CONNX"], path: "Sources/ONNX"),
         // The compiled GPU artifact: plan, manifest, hashes, atomic directory writes.
         .target(name: "Artifact", path: "Sources/Artifact"),
+        // The OpenCL 1.2 C API (ocl-icd) and the runtime that executes an artifact on it.
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        .target(
+            name: "OpenCLRuntime",
+            dependencies: ["COpenCL", "Artifact", "IR", "ONNX", "Interpreter"],
+            path: "Sources/OpenCLRuntime"
+        ),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // The pass manager and one file per pass.
@@ -36,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX", "Interpreter", "Passes", "Report",
+                "IR", "ONNX", "Interpreter", "Passes", "Report", "Artifact", "OpenCLRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
@@ -46,8 +53,13 @@ let package = Package(
         .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
-        .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib", "Artifact"], path: "Tests/CLITests"),
         .testTarget(name: "ArtifactTests", dependencies: ["Artifact"], path: "Tests/ArtifactTests"),
+        .testTarget(
+            name: "OpenCLRuntimeTests",
+            dependencies: ["OpenCLRuntime", "Artifact", "IR", "ONNX", "Interpreter"],
+            path: "Tests/OpenCLRuntimeTests"
+        ),
         .testTarget(name: "ReportTests", dependencies: ["IR", "Passes", "Report"], path: "Tests/ReportTests"),
     ]
 )

@@ -1,0 +1,96 @@
+import Artifact
+import IR
+import Interpreter
+
+/// A plan node without a kernel, run on the CPU by quantc's interpreter: the
+/// node alone, as a one-node model with the source model's opsets, whose
+/// inputs are the arena values it reads and whose constants are copied from
+/// model.onnx's initializers. Built once, when the artifact is loaded.
+final class HostNode {
+    enum Source {
+        /// Read from the arena before the node runs.
+        case arena(PlanValue)
+        /// An initializer of model.onnx (kept inside the one-node model).
+        case constant
+    }
+
+    let site: LaunchSite
+    let call: HostCall
+    let interpreter: Interpreter
+    /// The node's arena inputs, in the order of `call.inputs` (constants left out).
+    let arenaInputs: [PlanValue]
+    /// Outputs placed in the arena (outputs nobody reads may have no place).
+    let arenaOutputs: [PlanValue]
+
+    init(call: HostCall, site: LaunchSite, model: Model, arena: [String: PlanValue], threads: Int) throws(OpenCLError) {
+        self.site = site
+        self.call = call
+        guard let node = model.graph.nodes.first(where: { $0.name == call.node })
+            ?? model.graph.nodes.first(where: { !call.outputs.isEmpty && $0.outputs == call.outputs }) else {
+            throw .hostLaunch(site, detail: "model.onnx has no node named '\(call.node)'")
+        }
+        guard node.opType == call.opType else {
+            throw .hostLaunch(site, detail: "model.onnx's node '\(call.node)' is a \(node.opType), the plan says \(call.opType)")
+        }
+        // Everything the node reads: its inputs and the free variables of its subgraphs.
+        var reads = node.inputs.filter { !$0.isEmpty }
+        for (_, g) in node.subgraphs { reads += g.freeVariables().sorted() }
+        var inputs: [ValueInfo] = []
+        var placed: [PlanValue] = []
+        var constants: [String: Tensor] = [:]
+        for name in reads where !inputs.contains(where: { $0.name == name }) && constants[name] == nil {
+            if let v = arena[name] {
+                guard let t = ElementType(planName: v.elementType), t.isArenaCompatible else {
+                    throw .hostLaunch(site, detail: "input '\(name)' has element type '\(v.elementType)', which the runtime cannot pass to the host")
+                }
+                inputs.append(ValueInfo(name: name, type: .tensor(TensorType(t, fixed: v.shape))))
+                placed.append(v)
+            } else if let t = model.graph.initializers[name] {
+                constants[name] = t
+            } else {
+                throw .hostLaunch(site, detail: "input '\(name)' is neither in the arena nor an initializer of model.onnx")
+            }
+        }
+        arenaInputs = placed
+        var outs: [PlanValue] = []
+        for name in node.outputs where !name.isEmpty {
+            guard let v = arena[name] else { continue }
+            guard let t = ElementType(planName: v.elementType), t.isArenaCompatible else {
+                throw .hostLaunch(site, detail: "output '\(name)' has element type '\(v.elementType)', which the runtime cannot place in the arena")
+            }
+            outs.append(v)
+        }
+        guard !outs.isEmpty else { throw .hostLaunch(site, detail: "none of the node's outputs has a place in the arena") }
+        arenaOutputs = outs
+        var graph = Graph(name: "host.\(call.node)")
+        graph.inputs = inputs
+        graph.outputs = node.outputs.filter { !$0.isEmpty }.map { ValueInfo(name: $0, type: nil) }
+        for name in constants.keys.sorted() { graph.initializers[name] = constants[name] }
+        graph.nodes = [node]
+        var one = Model(irVersion: model.irVersion, opsetImports: model.opsetImports, graph: graph)
+        one.functions = model.functions
+        do {
+            interpreter = try Interpreter(model: one, threads: threads, fuse: false)
+        } catch {
+            throw .hostLaunch(site, detail: "the interpreter cannot run it: \(error)")
+        }
+    }
+
+    /// Runs the node on `inputs` (by name) and returns the arena outputs,
+    /// checked against their places.
+    func run(_ inputs: [String: RTensor]) throws(OpenCLError) -> [(PlanValue, RTensor)] {
+        let results: [String: RTensor]
+        do { results = try interpreter.run(inputs: inputs) } catch {
+            throw .hostLaunch(site, detail: "\(error)")
+        }
+        var out: [(PlanValue, RTensor)] = []
+        for v in arenaOutputs {
+            guard let t = results[v.name] else { throw .hostLaunch(site, detail: "the node did not produce '\(v.name)'") }
+            guard t.type.planName == ElementType(planName: v.elementType)?.planName, t.shape == v.shape else {
+                throw .hostLaunch(site, detail: "output '\(v.name)' is \(t.typeDescription), the plan places \(v.elementType)\(v.shape)")
+            }
+            out.append((v, t))
+        }
+        return out
+    }
+}
