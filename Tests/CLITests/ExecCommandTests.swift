@@ -1,0 +1,133 @@
+import Artifact
+import Foundation
+import IR
+import ONNX
+import XCTest
+
+/// `quantc exec` on pocl: outputs equal to `quantc run` of the artifact's
+/// model.onnx, and each bad input named with its exit status.
+final class ExecCommandTests: CLITestCase {
+    /// Runs quantc with extra environment variables.
+    func run(_ args: [String], environment: [String: String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// An artifact, an input x.npy and a private kernel cache.
+    func setUpArtifact(kernels: String = TestArtifact.gemvKernels) throws -> (dir: URL, artifact: String, x: String, cache: String) {
+        let dir = try temporaryFolder()
+        let artifact = dir.appendingPathComponent("m.qc").path
+        try TestArtifact.gemv(at: artifact, kernels: kernels)
+        let x = dir.appendingPathComponent("x.npy").path
+        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: [0.5, -1, 2, 0.25, -0.75, 1.5, -2, 1], shape: [1, 8])))).write(to: URL(fileURLWithPath: x))
+        return (dir, artifact, x, dir.appendingPathComponent("cache").path)
+    }
+
+    func testExecWritesOutputsEqualToQuantcRunOfTheModel() throws {
+        let (dir, artifact, x, cache) = try setUpArtifact()
+        let out = dir.appendingPathComponent("out").path
+        var r = try run(["exec", artifact, "--input", "x=\(x)", "-o", out, "--cache-dir", cache])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("ran 3 launches (1 on the host) on "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("kernels built; wrote y.npy to \(out)"), r.stdout)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 1, r.stdout)
+        let ref = dir.appendingPathComponent("ref").path
+        r = try run(["run", "\(artifact)/model.onnx", "--input", "x=\(x)", "--output-dir", ref])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let got = try NumpyFile.read("\(out)/y.npy"), expected = try NumpyFile.read("\(ref)/y.npy")
+        XCTAssertEqual(got.shape, [1, 4])
+        for (a, b) in zip(try XCTUnwrap(got.floatValues()), try XCTUnwrap(expected.floatValues())) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        // Second run: kernels from the cache, same bytes.
+        let out2 = dir.appendingPathComponent("out2").path
+        r = try run(["exec", artifact, "--input", "x=\(x)", "-o", out2, "--cache-dir", cache, "--profile"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("kernels from the kernel cache"), r.stdout)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/y.npy")), try Data(contentsOf: URL(fileURLWithPath: "\(out2)/y.npy")))
+        // --profile: a line per launch with kernel name and nodes, then the total.
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.contains("gemv_i8") && $0.hasSuffix("dq_w, fc") }, r.stdout)
+        XCTAssertTrue(lines.contains { $0.contains("(host)") && $0.hasSuffix("relu") }, r.stdout)
+        XCTAssertTrue(lines.contains { $0.contains("add_self") && $0.hasSuffix("double") }, r.stdout)
+        XCTAssertTrue(lines.last?.hasPrefix("total") == true, r.stdout)
+    }
+
+    func testDevicesAreListed() throws {
+        let r = try run(["devices"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("[0] "), r.stdout)
+        let l = try run(["exec", "--list-devices"])
+        XCTAssertEqual(l.stdout, r.stdout)
+    }
+
+    func testMissingFileIsNamed() throws {
+        let (_, artifact, x, cache) = try setUpArtifact()
+        try FileManager.default.removeItem(atPath: "\(artifact)/weights.bin")
+        let r = try run(["exec", artifact, "--input", "x=\(x)", "--cache-dir", cache])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "error: \(artifact): artifact file 'weights.bin' is missing\n")
+    }
+
+    func testCorruptedFileIsNamedByItsHash() throws {
+        let (_, artifact, x, cache) = try setUpArtifact()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: "\(artifact)/kernels.cl"))
+        bytes[10] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: "\(artifact)/kernels.cl"))
+        let r = try run(["exec", artifact, "--input", "x=\(x)", "--cache-dir", cache])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.hasPrefix("error: \(artifact): artifact file 'kernels.cl' is corrupted: SHA-256 "), r.stderr)
+    }
+
+    func testPlanFromAnotherVersionIsRefused() throws {
+        let (dir, _, x, cache) = try setUpArtifact()
+        let artifact = dir.appendingPathComponent("old.qc").path
+        try TestArtifact.write(to: artifact, model: TestArtifact.gemvModel(), plan: TestArtifact.gemvPlan(),
+                               kernels: TestArtifact.gemvKernels, weights: TestArtifact.gemvWeights(),
+                               manifestVersion: Plan.currentFormatVersion + 1)
+        let r = try run(["exec", artifact, "--input", "x=\(x)", "--cache-dir", cache])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "error: \(artifact): manifest.json has format version \(Plan.currentFormatVersion + 1), but this quantc reads version \(Plan.currentFormatVersion); recompile the model with this quantc\n")
+    }
+
+    func testNoOpenCLPlatformExits69() throws {
+        let (_, artifact, x, cache) = try setUpArtifact()
+        let r = try run(["exec", artifact, "--input", "x=\(x)", "--cache-dir", cache], environment: ["OCL_ICD_VENDORS": "/nonexistent"])
+        XCTAssertEqual(r.status, 69, r.stderr)
+        XCTAssertEqual(r.stderr, "error: no OpenCL platform found (install pocl-opencl-icd or a GPU driver)\n")
+        let d = try run(["devices"], environment: ["OCL_ICD_VENDORS": "/nonexistent"])
+        XCTAssertEqual(d.status, 69)
+        XCTAssertEqual(d.stderr, r.stderr)
+    }
+
+    func testInputOfTheWrongShapeIsNamed() throws {
+        let (dir, artifact, _, cache) = try setUpArtifact()
+        let bad = dir.appendingPathComponent("bad.npy")
+        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: [1, 2, 3, 4, 5, 6, 7, 8], shape: [2, 4])))).write(to: bad)
+        let out = dir.appendingPathComponent("out").path
+        let r = try run(["exec", artifact, "--input", "x=\(bad.path)", "-o", out, "--cache-dir", cache])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "error: \(artifact): input 'x': expected float32[1, 8], given float32[2, 4]\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let u = try run(["exec", artifact, "--input", "x", "--cache-dir", cache])
+        XCTAssertEqual(u.status, 64)
+    }
+
+    func testKernelBuildFailureShowsTheLogAndTheKernel() throws {
+        let broken = TestArtifact.gemvKernels + "\n__kernel void broken(__global float *y) { y[0] = nope; }\n"
+        let (_, artifact, x, cache) = try setUpArtifact(kernels: broken)
+        let r = try run(["exec", artifact, "--input", "x=\(x)", "--cache-dir", cache])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.hasPrefix("error: \(artifact): kernels.cl does not build on "), r.stderr)
+        XCTAssertTrue(r.stderr.contains(" in kernel 'broken'; build log:\n"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("nope"), r.stderr)
+    }
+}
