@@ -31,6 +31,7 @@ else
 fi
 run_stage operators .venv/bin/python tools/conformance_ops.py --check --report .cache/conformance_ops.md
 run_stage quantization .venv/bin/python tools/compare_ort.py --check
+run_stage exec .venv/bin/python tools/verify_artifacts.py --hand-built --samples 64
 stage="(done)"
 echo
 echo "==> all stages passed"
