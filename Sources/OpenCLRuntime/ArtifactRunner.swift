@@ -173,7 +173,7 @@ public final class ArtifactRunner {
         try check(clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(CL_KERNEL_LOCAL_MEM_SIZE),
                                            MemoryLayout<cl_ulong>.size, &localBytes, nil), "clGetKernelWorkGroupInfo", site: site)
         if Int(localBytes) > device.localMemoryBytes {
-            throw OpenCLError.outOfResources(call: "local memory", status: CL_OUT_OF_RESOURCES, site: site,
+            throw OpenCLError.outOfResources(call: "local memory check", status: CL_OUT_OF_RESOURCES, site: site,
                                              detail: "the kernel needs \(localBytes) bytes of local memory, \(device.name) has \(device.localMemoryBytes)")
         }
         guard let local = launch.localSize else { return }
@@ -234,8 +234,11 @@ public final class ArtifactRunner {
         for (i, launch) in plan.launches.enumerated() {
             let site = LaunchSite(index: i, kernel: launch.kernel, nodes: launch.nodes)
             if let host = hostNodes[i] {
+                // The host reads what earlier kernels wrote: drain the queue first (not
+                // counted in this launch's time; those kernels' events have their own).
+                let before = i > 0 ? LaunchSite(index: i - 1, kernel: plan.launches[i - 1].kernel, nodes: plan.launches[i - 1].nodes) : site
+                try check(clFinish(queue), "clFinish", site: before)
                 let t0 = DispatchTime.now()
-                try check(clFinish(queue), "clFinish", site: site)
                 var feeds: [String: RTensor] = [:]
                 for v in host.arenaInputs { feeds[v.name] = try read(v, site: site) }
                 for (v, t) in try host.run(feeds) { try write(t, to: v, site: site) }

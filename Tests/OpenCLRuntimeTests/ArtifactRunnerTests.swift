@@ -123,6 +123,43 @@ final class ArtifactRunnerTests: XCTestCase {
         XCTAssertTrue(got.floatArray().contains { $0 != 0 })
     }
 
+    func testLocalMemoryAndScalarArgumentsReachTheKernel() throws {
+        // ReduceSum over 8 values as a work-group tree reduction in __local memory.
+        let kernels = """
+        __kernel void reduce_sum(__global const float *x, __global float *y, __local float *scratch, int n, float scale) {
+            int i = get_local_id(0);
+            scratch[i] = i < n ? x[i] : 0.0f;
+            for (int s = get_local_size(0) / 2; s > 0; s >>= 1) {
+                barrier(CLK_LOCAL_MEM_FENCE);
+                if (i < s) scratch[i] += scratch[i + s];
+            }
+            if (i == 0) y[0] = scratch[0] * scale;
+        }
+        """
+        let g = Graph(name: "sum", inputs: [ValueInfo(name: "x", type: .tensor(TensorType(.float32, fixed: [1, 8])))],
+                      outputs: [ValueInfo(name: "s", type: nil)],
+                      nodes: [Node(name: "sum", opType: "ReduceSum", inputs: ["x"], outputs: ["s"])])
+        let model = Model(opsetImports: [OpsetImport(domain: "", version: 17)], graph: g)
+        let xv = TestArtifact.value("x", [1, 8], offset: 0), sv = TestArtifact.value("s", [1, 1], offset: 256)
+        let plan = Plan(quantcVersion: "test", target: "gfx803", inputs: [xv], outputs: [sv],
+                        arena: Arena(peakBytes: 260, values: [ArenaValue(value: xv, firstLaunch: -1, lastLaunch: 0),
+                                                              ArenaValue(value: sv, firstLaunch: 0, lastLaunch: 1)]),
+                        weights: [],
+                        launches: [Launch(nodes: ["sum"], kernel: "reduce_sum", arguments: [
+                            .buffer(region: .arena, name: "x", offset: 0, bytes: 32), .buffer(region: .arena, name: "s", offset: 256, bytes: 4),
+                            .local(bytes: 8 * 4), .int32(8), .float32(1),
+                        ], globalSize: [8], localSize: [8])])
+        let dir = try folder()
+        try TestArtifact.write(to: "\(dir)/s.qc", model: model, plan: plan, kernels: kernels, weights: [])
+        let runner = try ArtifactRunner(artifact: try ArtifactDirectory(verifying: "\(dir)/s.qc"), device: try device(),
+                                        options: RunOptions(cacheDirectory: nil))
+        let got = try runner.run(inputs: ["x": x]).outputs["s"]!
+        let expected = try Interpreter(model: model).run(inputs: ["x": x])["s"]!
+        XCTAssertEqual(got.shape, [1, 1])
+        XCTAssertEqual(got.floatArray()[0], expected.floatArray()[0], accuracy: 1e-6)
+        XCTAssertEqual(got.floatArray()[0], x.floatArray().reduce(0, +), accuracy: 1e-6)
+    }
+
     func testBuildFailureShowsTheLogAndNamesTheKernel() throws {
         let dir = try folder()
         let broken = TestArtifact.gemvKernels + """
