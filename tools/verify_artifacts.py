@@ -116,6 +116,15 @@ def same_decision(kind: str, got: list[np.ndarray], ref: list[np.ndarray], meta)
     return fp == 0 and fn == 0
 
 
+def first_feed(key: str) -> dict:
+    import onnx
+    model, _, test, _ = MODELS[key]
+    m = onnx.load(str(model), load_external_data=False)
+    inits = {t.name for t in m.graph.initializer}
+    names = [i.name for i in m.graph.input if i.name not in inits]
+    return next(samples(test, names, 1))[0]
+
+
 def is_qdq(model: Path) -> bool:
     import onnx
     m = onnx.load(str(model), load_external_data=False)
@@ -130,17 +139,25 @@ def verify(key: str, artifact: Path, quantc: str, limit: int, device: str | None
     names = [i.name for i in m.graph.input if i.name not in inits]
     outputs = [o.name for o in m.graph.output]
     exec_args = ["exec", str(artifact), "--cache-dir", str(cache)] + (["--device", device] if device else [])
-    cos, same, n = [], 0, 0
+    # A plan has fixed shapes: samples of another shape (common's image width) are skipped.
+    shapes = {v["name"]: v["shape"] for v in json.loads((artifact / "plan.json").read_text())["inputs"]}
+    cos, same, n, skipped, diff = [], 0, 0, 0, 0.0
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
-        for feed, meta in samples(test, names, limit):
+        for feed, meta in samples(test, names, 100 * limit):
+            if n >= limit:
+                break
+            if any(list(v.shape) != shapes.get(k) for k, v in feed.items()):
+                skipped += 1
+                continue
             got = run_quantc(quantc, exec_args, tmp, feed, outputs)
             ref = run_quantc(quantc, ["run", str(artifact / "model.onnx")], tmp, feed, outputs)
             cos.append(cosine(got, ref))
+            diff = max(diff, max(float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0)) for a, b in zip(got, ref)))
             same += same_decision(kind, got, ref, meta)
             n += 1
     ok = n > 0 and min(cos) >= COSINE_MIN and same == n
-    return {"model": key, "samples": n, "cosine_min": min(cos) if cos else float("nan"),
+    return {"model": key, "samples": n, "skipped": skipped, "max_abs_diff": diff, "cosine_min": min(cos) if cos else float("nan"),
             "cosine_mean": float(np.mean(cos)) if cos else float("nan"), "same": same, "decision": kind, "ok": ok}
 
 
@@ -235,15 +252,107 @@ def hand_built_mlp(out: Path) -> Path:
             "weights": blobs, "launches": launches}
     files = {"model.onnx": model.SerializeToString(), "kernels.cl": GEMV_KERNEL.encode(),
              "plan.json": json.dumps(plan, indent=2, sort_keys=True).encode(), "weights.bin": bytes(weights)}
+    return write_artifact(out, files, MODELS["digits_mlp"][0], "hand-built int8 per-channel RTN")
+
+
+def write_artifact(out: Path, files: dict, source_model: Path, pipeline: str) -> Path:
+    """The Artifact module's layout: manifest.json with the SHA-256 of every other file."""
     manifest = {"formatVersion": 1, "quantcVersion": "verify_artifacts.py",
-                "sourceModelSHA256": hashlib.sha256(MODELS["digits_mlp"][0].read_bytes()).hexdigest(),
-                "pipeline": "hand-built int8 per-channel RTN", "target": "gfx803",
+                "sourceModelSHA256": hashlib.sha256(source_model.read_bytes()).hexdigest(),
+                "pipeline": pipeline, "target": "gfx803",
                 "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}}
-    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    files = dict(files, **{"manifest.json": (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()})
     out.mkdir(parents=True, exist_ok=True)
     for k, v in files.items():
         (out / k).write_bytes(v)
     return out
+
+
+def place_by_liveness(values: list[dict]) -> int:
+    """First fit at 256-byte aligned offsets: a value may share bytes with another only
+    when their launch intervals [firstLaunch, lastLaunch] are disjoint. Returns the peak."""
+    placed, peak = [], 0
+    for v in sorted(values, key=lambda v: (v["firstLaunch"], -v["value"]["bytes"])):
+        live = sorted((p["value"]["offset"], p["value"]["offset"] + p["value"]["bytes"]) for p in placed
+                      if p["firstLaunch"] <= v["lastLaunch"] and v["firstLaunch"] <= p["lastLaunch"])
+        offset = 0
+        for a, b in live:
+            if offset + v["value"]["bytes"] <= a:
+                break
+            offset = max(offset, align(b))
+        v["value"]["offset"] = offset
+        peak = max(peak, offset + v["value"]["bytes"])
+        placed.append(v)
+    return peak
+
+
+def host_only(key: str, out: Path, feed: dict) -> Path:
+    """An artifact of KEY's model in which every node is a host launch: no kernels, every
+    value the nodes exchange placed in the arena by liveness. Exercises the runtime's arena,
+    host path and plan handling on a real graph before the code generator exists. Shapes
+    come from one ONNX Runtime run of `feed` with every value as an output."""
+    import onnx
+    import onnxruntime as ort
+    model_path = MODELS[key][0]
+    m = onnx.load(str(model_path))
+    inits = {t.name for t in m.graph.initializer}
+    produced = [o for n in m.graph.node for o in n.output if o]
+    probe = onnx.ModelProto()
+    probe.CopyFrom(m)
+    have = {o.name for o in probe.graph.output}
+    for name in produced:
+        if name not in have:
+            probe.graph.output.append(onnx.ValueInfoProto(name=name))
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(probe.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    arrays = dict(zip(names, sess.run(names, feed)))
+    arrays.update(feed)
+    outputs = [o.name for o in m.graph.output]
+    consumers: dict[str, int] = {}
+    launches, nodes = [], []
+    # Nodes none of whose outputs is read or is a graph output are left out, as a compiler would.
+    read = set(outputs)
+    for n in reversed(m.graph.node):
+        if any(o in read for o in n.output if o):
+            nodes.append(n)
+            read.update(i for i in n.input if i)
+            if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in n.attribute):
+                raise RuntimeError(f"node '{n.name}' has a subgraph, which the host-only builder does not follow")
+    nodes.reverse()
+    first: dict[str, int] = {i.name: -1 for i in m.graph.input if i.name not in inits}
+    for k, n in enumerate(nodes):
+        for i in n.input:
+            if i and i not in inits:
+                consumers[i] = k
+        for o in n.output:
+            if o:
+                first[o] = k
+        launches.append({"nodes": [n.name or n.output[0]], "arguments": [], "globalSize": [],
+                         "host": {"node": n.name, "opType": n.op_type, "inputs": list(n.input), "outputs": list(n.output),
+                                  "reason": "host-only verification artifact"}})
+    dtype = {np.dtype(np.float32): "float32", np.dtype(np.int64): "int64", np.dtype(np.int32): "int32",
+             np.dtype(np.bool_): "bool", np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8", np.dtype(np.float16): "float16"}
+    values = []
+    for name, k in first.items():
+        last = len(launches) if name in outputs else consumers.get(name)
+        if last is None:
+            continue
+        a = np.asarray(arrays[name])
+        values.append({"value": {"name": name, "elementType": dtype[a.dtype], "shape": list(a.shape), "offset": 0,
+                                 "bytes": max(int(a.nbytes), 1)}, "firstLaunch": k, "lastLaunch": last})
+    peak = place_by_liveness(values)
+    by_name = {v["value"]["name"]: v["value"] for v in values}
+    plan = {"formatVersion": 1, "quantcVersion": "verify_artifacts.py", "target": "gfx803",
+            "inputs": [by_name[i.name] for i in m.graph.input if i.name not in inits],
+            "outputs": [by_name[o] for o in outputs],
+            "arena": {"peakBytes": peak, "values": sorted(values, key=lambda v: v["value"]["name"])},
+            "weights": [], "launches": launches}
+    files = {"model.onnx": model_path.read_bytes(), "kernels.cl": b"// host-only artifact: every node runs on the host\n",
+             "plan.json": json.dumps(plan, indent=2, sort_keys=True).encode(), "weights.bin": b""}
+    return write_artifact(out, files, model_path, "host-only (no kernels)")
 
 
 def main() -> int:
@@ -255,6 +364,8 @@ def main() -> int:
     ap.add_argument("--device", help="quantc exec --device")
     ap.add_argument("--artifact", action="append", default=[], metavar="KEY=DIR", help="verify this artifact instead of compiling KEY")
     ap.add_argument("--hand-built", action="store_true", help="verify a hand-written digits_mlp artifact (no compiler needed)")
+    ap.add_argument("--host-only", action="store_true",
+                    help="instead of compiling, verify artifacts whose every node is a host launch (the runtime's arena and host path)")
     args = ap.parse_args()
 
     given = dict(a.split("=", 1) for a in args.artifact)
@@ -264,15 +375,18 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     cache = work / "kernel-cache"
     rows, failed = [], False
-    jobs = [(k, None) for k in keys] + ([("digits_mlp", "hand")] if args.hand_built else [])
+    jobs = [(k, "host" if args.host_only and k not in given else None) for k in keys]
+    jobs += [("digits_mlp", "hand")] if args.hand_built else []
     for key, how in jobs:
         if key not in MODELS:
             ap.error(f"unknown model '{key}' (known: {', '.join(MODELS)})")
         model, calib, test, _ = MODELS[key]
-        label = key + (" (hand-built)" if how else "")
+        label = key + {"hand": " (hand-built)", "host": " (host-only)", None: ""}[how]
         try:
-            if how:
+            if how == "hand":
                 artifact = hand_built_mlp(work / f"{key}.hand.qc")
+            elif how == "host":
+                artifact = host_only(key, work / f"{key}.host.qc", first_feed(key))
             elif key in given:
                 artifact = Path(given[key])
             else:
@@ -294,11 +408,11 @@ def main() -> int:
         failed |= not row["ok"]
         print(f"{label}: {'ok' if row['ok'] else 'FAIL'}" + (f" ({row['error']})" if "error" in row else ""), file=sys.stderr)
 
-    print(f"| model | samples | min cosine | mean cosine | same decision | check |")
-    print(f"|---|---:|---:|---:|---|---|")
+    print("| model | samples | min cosine | mean cosine | max abs diff | same decision | check |")
+    print("|---|---:|---:|---:|---:|---|---|")
     for r in rows:
         what = {"top1": "top-1", "layout": "detections", "yolox": "detections", "ctc": "CTC path"}[r["decision"]]
-        print(f"| {r['model']} | {r['samples']} | {r['cosine_min']:.7f} | {r['cosine_mean']:.7f} | "
+        print(f"| {r['model']} | {r['samples']} | {r['cosine_min']:.7f} | {r['cosine_mean']:.7f} | {r.get('max_abs_diff', float('nan')):.2g} | "
               f"{r['same']}/{r['samples']} {what} | {'ok' if r['ok'] else 'FAIL: ' + r.get('error', f'cosine < {COSINE_MIN} or a decision differs')} |")
     return 1 if failed else 0
 

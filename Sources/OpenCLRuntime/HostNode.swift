@@ -25,9 +25,13 @@ final class HostNode {
     init(call: HostCall, site: LaunchSite, model: Model, arena: [String: PlanValue], threads: Int) throws(OpenCLError) {
         self.site = site
         self.call = call
-        guard let node = model.graph.nodes.first(where: { $0.name == call.node })
-            ?? model.graph.nodes.first(where: { !call.outputs.isEmpty && $0.outputs == call.outputs }) else {
-            throw .hostLaunch(site, detail: "model.onnx has no node named '\(call.node)'")
+        // By name when the name is unique, else by outputs (unique in ONNX's SSA form).
+        let named = call.node.isEmpty ? [] : model.graph.nodes.filter { $0.name == call.node }
+        let firstOutput = call.outputs.first { !$0.isEmpty }
+        guard let node = named.count == 1 ? named[0]
+            : model.graph.nodes.first(where: { !call.outputs.isEmpty && $0.outputs == call.outputs })
+            ?? model.graph.nodes.first(where: { firstOutput != nil && $0.outputs.contains(firstOutput!) }) else {
+            throw .hostLaunch(site, detail: "model.onnx has no node named '\(call.node)' or writing \(call.outputs.filter { !$0.isEmpty })")
         }
         guard node.opType == call.opType else {
             throw .hostLaunch(site, detail: "model.onnx's node '\(call.node)' is a \(node.opType), the plan says \(call.opType)")
