@@ -98,6 +98,18 @@ final class ExecCommandTests: CLITestCase {
         XCTAssertEqual(r.stderr, "error: \(artifact): manifest.json has format version \(Plan.currentFormatVersion + 1), but this quantc reads version \(Plan.currentFormatVersion); recompile the model with this quantc\n")
     }
 
+    func testPlanJSONFromAnotherVersionIsRefused() throws {
+        let (dir, _, x, cache) = try setUpArtifact()
+        let artifact = dir.appendingPathComponent("newer.qc").path
+        var plan = TestArtifact.gemvPlan()
+        plan.formatVersion = Plan.currentFormatVersion + 1
+        try TestArtifact.write(to: artifact, model: TestArtifact.gemvModel(), plan: plan, kernels: TestArtifact.gemvKernels,
+                               weights: TestArtifact.gemvWeights())
+        let r = try run(["exec", artifact, "--input", "x=\(x)", "--cache-dir", cache])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "error: \(artifact): plan.json has format version \(Plan.currentFormatVersion + 1), but this quantc reads version \(Plan.currentFormatVersion); recompile the model with this quantc\n")
+    }
+
     func testNoOpenCLPlatformExits69() throws {
         let (_, artifact, x, cache) = try setUpArtifact()
         let r = try run(["exec", artifact, "--input", "x=\(x)", "--cache-dir", cache], environment: ["OCL_ICD_VENDORS": "/nonexistent"])
