@@ -11,8 +11,9 @@ public struct RunOptions: Sendable {
     public var profile = false
     /// Folder of the program-binary cache; nil builds from source every time.
     public var cacheDirectory: String? = ProgramCache.defaultDirectory
-    /// Options for clBuildProgram (part of the cache key).
-    public var buildOptions = "-cl-std=CL1.2"
+    /// Options for clBuildProgram (part of the cache key); the argument info lets
+    /// the runtime check each plan argument against the kernel's declaration.
+    public var buildOptions = "-cl-std=CL1.2 -cl-kernel-arg-info"
     /// Threads for the interpreter running host launches.
     public var hostThreads = Parallel.defaultThreads
 
@@ -128,7 +129,16 @@ public final class ArtifactRunner {
             if status == CL_INVALID_KERNEL_NAME { throw OpenCLError.missingKernel(site, available: defined) }
             try check(status, "clCreateKernel", site: site)
             kernels[i] = kernel!
+            var declared: cl_uint = 0
+            try check(clGetKernelInfo(kernel, cl_kernel_info(CL_KERNEL_NUM_ARGS), 4, &declared, nil), "clGetKernelInfo", site: site)
+            guard Int(declared) == launch.arguments.count else {
+                throw OpenCLError.invalidPlan(site: site, detail: "the kernel takes \(declared) arguments, the plan gives \(launch.arguments.count)")
+            }
+            let parameters = KernelParameter.all(of: kernel!, count: Int(declared))
             for (a, argument) in launch.arguments.enumerated() {
+                if let p = parameters?[a], let problem = p.mismatch(argument) {
+                    throw OpenCLError.invalidPlan(site: site, detail: "argument \(a): \(problem)")
+                }
                 let call = "clSetKernelArg(\(a))"
                 switch argument {
                 case .buffer(let region, _, let offset, let bytes):
@@ -153,11 +163,6 @@ public final class ArtifactRunner {
                 case .local(let bytes):
                     try check(clSetKernelArg(kernel, cl_uint(a), bytes, nil), call, site: site)
                 }
-            }
-            var declared: cl_uint = 0
-            try check(clGetKernelInfo(kernel, cl_kernel_info(CL_KERNEL_NUM_ARGS), 4, &declared, nil), "clGetKernelInfo", site: site)
-            guard Int(declared) == launch.arguments.count else {
-                throw OpenCLError.invalidPlan(site: site, detail: "the kernel takes \(declared) arguments, the plan gives \(launch.arguments.count)")
             }
             try checkWorkGroup(kernel!, launch, site)
         }

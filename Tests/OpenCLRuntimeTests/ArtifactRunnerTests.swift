@@ -90,7 +90,7 @@ final class ArtifactRunnerTests: XCTestCase {
         XCTAssertEqual(first.warnings, [])
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/cache")
         XCTAssertEqual(files.count, 1)
-        XCTAssertEqual(files.first, ProgramCache.key(device: try device(), options: "-cl-std=CL1.2",
+        XCTAssertEqual(files.first, ProgramCache.key(device: try device(), options: RunOptions().buildOptions,
                                                      source: Array(TestArtifact.gemvKernels.utf8)) + ".bin")
         let second = try ArtifactRunner(artifact: artifact, device: try device(), options: options)
         XCTAssertEqual(second.programOrigin, .cache)
@@ -232,6 +232,21 @@ final class ArtifactRunnerTests: XCTestCase {
         expectError({ _ = try ArtifactRunner(artifact: try ArtifactDirectory(verifying: "\(dir)/c.qc"), device: try device(),
                                               options: RunOptions(cacheDirectory: nil)) }) { e in
             XCTAssertTrue(e.description.hasSuffix("the kernel takes 6 arguments, the plan gives 5"), e.description)
+        }
+        // Same size, wrong kind: a float where the kernel declares an int, a scalar for a buffer.
+        plan = TestArtifact.gemvPlan()
+        plan.launches[0].arguments[5] = .float32(8)
+        try TestArtifact.gemv(at: "\(dir)/d.qc", plan: plan)
+        expectError({ _ = try ArtifactRunner(artifact: try ArtifactDirectory(verifying: "\(dir)/d.qc"), device: try device(),
+                                              options: RunOptions(cacheDirectory: nil)) }) { e in
+            XCTAssertEqual(e.description, "plan.json: kernel 'gemv_i8' (launch 0, nodes dq_w, fc): argument 5: 'K' is declared as an int, the plan gives a float32 (8.0)")
+        }
+        plan = TestArtifact.gemvPlan()
+        plan.launches[2].arguments[0] = .int32(0)
+        try TestArtifact.gemv(at: "\(dir)/e.qc", plan: plan)
+        expectError({ _ = try ArtifactRunner(artifact: try ArtifactDirectory(verifying: "\(dir)/e.qc"), device: try device(),
+                                              options: RunOptions(cacheDirectory: nil)) }) { e in
+            XCTAssertEqual(e.description, "plan.json: kernel 'add_self' (launch 2, node double): argument 0: 'a' is declared as a float* buffer, the plan gives an int32 (0)")
         }
     }
 
