@@ -35,6 +35,9 @@ struct Exec: ParsableCommand {
     @Flag(help: "Print each launch's time from OpenCL events (host launches by wall clock) and the total.")
     var profile = false
 
+    @Option(name: .customLong("repeat"), help: "Run the plan N times on the same inputs (the outputs of the last run are written) and report the median and fastest run.")
+    var repeat_: Int = 1
+
     @Flag(help: "List the OpenCL platforms and devices and exit.")
     var listDevices = false
 
@@ -47,6 +50,7 @@ struct Exec: ParsableCommand {
     func validate() throws {
         if !listDevices && artifact == nil { throw ValidationError("missing the artifact directory (or --list-devices)") }
         if noCache && cacheDir != nil { throw ValidationError("--no-cache and --cache-dir exclude each other") }
+        if repeat_ < 1 { throw ValidationError("--repeat must be at least 1") }
     }
 
     func run() throws {
@@ -62,16 +66,30 @@ struct Exec: ParsableCommand {
                                    options: RunOptions(profile: profile, cacheDirectory: noCache ? nil : cacheDir ?? ProgramCache.defaultDirectory))
             }
             for w in runner.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
-            let result = try opencl(path) { try runner.run(inputs: feeds) }
+            var times: [Double] = []
+            var last: RunResult?
+            for _ in 0..<repeat_ {
+                let r = try opencl(path) { try runner.run(inputs: feeds) }
+                times.append(r.seconds)
+                last = r
+            }
+            let result = last!
             var written: [String] = []
             if let outputDir { written = try write(result.outputs, order: dir.plan.outputs.map(\.name), to: outputDir) }
             let hosts = dir.plan.hostNodes.count
             let where_ = written.isEmpty ? "" : "; wrote \(written.joined(separator: ", ")) to \(outputDir!)"
             print("ran \(dir.plan.launches.count) launch\(dir.plan.launches.count == 1 ? "" : "es")"
                   + (hosts > 0 ? " (\(hosts) on the host)" : "")
-                  + " on \(chosen) in \(String(format: "%.3f", result.seconds * 1000)) ms; kernels \(runner.programOrigin.rawValue)\(where_)")
+                  + " on \(chosen) in \(Self.timing(times)); kernels \(runner.programOrigin.rawValue)\(where_)")
             if profile { printProfile(result) }
         }
+    }
+
+    /// "1.234 ms", or for several runs "1.234 ms (median of 5 runs, fastest 1.100 ms)".
+    static func timing(_ seconds: [Double]) -> String {
+        let ms = seconds.sorted().map { String(format: "%.3f ms", $0 * 1000) }
+        guard ms.count > 1 else { return ms[0] }
+        return "\(ms[ms.count / 2]) (median of \(ms.count) runs, fastest \(ms[0]))"
     }
 
     /// Runs `body`, turning an ``OpenCLError`` into its exit status: 69 when there

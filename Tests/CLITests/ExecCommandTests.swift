@@ -59,6 +59,12 @@ final class ExecCommandTests: CLITestCase {
         XCTAssertTrue(lines.contains { $0.contains("(host)") && $0.hasSuffix("relu") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.contains("add_self") && $0.hasSuffix("double") }, r.stdout)
         XCTAssertTrue(lines.last?.hasPrefix("total") == true, r.stdout)
+        // --repeat: the same outputs, the median and fastest of the runs.
+        let out3 = dir.appendingPathComponent("out3").path
+        r = try run(["exec", artifact, "--input", "x=\(x)", "-o", out3, "--cache-dir", cache, "--repeat", "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains(" ms (median of 3 runs, fastest "), r.stdout)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/y.npy")), try Data(contentsOf: URL(fileURLWithPath: "\(out3)/y.npy")))
     }
 
     func testDevicesAreListed() throws {
