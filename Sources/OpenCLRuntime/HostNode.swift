@@ -42,7 +42,13 @@ final class HostNode {
         var inputs: [ValueInfo] = []
         var placed: [PlanValue] = []
         var constants: [String: Tensor] = [:]
-        for name in reads where !inputs.contains(where: { $0.name == name }) && constants[name] == nil {
+        // Values the plan does not place that model.onnx computes from constants alone
+        // (a Constant node, shape arithmetic the compiler folded): their nodes come along
+        // and the interpreter folds them when it loads the model.
+        let producers = model.graph.producers()
+        var constantNodes: [Int] = []
+        func resolve(_ name: String, for reader: String) throws(OpenCLError) {
+            if inputs.contains(where: { $0.name == name }) || constants[name] != nil { return }
             if let v = arena[name] {
                 guard let t = ElementType(planName: v.elementType), t.isArenaCompatible else {
                     throw .hostLaunch(site, detail: "input '\(name)' has element type '\(v.elementType)', which the runtime cannot pass to the host")
@@ -51,10 +57,25 @@ final class HostNode {
                 placed.append(v)
             } else if let t = model.graph.initializers[name] {
                 constants[name] = t
+            } else if let p = producers[name] {
+                if constantNodes.contains(p) { return }
+                // Only constant ancestry: an arena value upstream would mean the plan lost a value.
+                let producer = model.graph.nodes[p]
+                guard producer.subgraphs.isEmpty else {
+                    throw .hostLaunch(site, detail: "input '\(name)' of \(reader) has no place in the arena")
+                }
+                for i in producer.inputs where !i.isEmpty {
+                    guard arena[i] == nil else {
+                        throw .hostLaunch(site, detail: "input '\(name)' of \(reader) has no place in the arena, and model.onnx computes it from '\(i)', which is not a constant")
+                    }
+                    try resolve(i, for: "node '\(producer.name)'")
+                }
+                constantNodes.append(p)
             } else {
-                throw .hostLaunch(site, detail: "input '\(name)' is neither in the arena nor an initializer of model.onnx")
+                throw .hostLaunch(site, detail: "input '\(name)' of \(reader) is neither in the arena nor an initializer of model.onnx")
             }
         }
+        for name in reads { try resolve(name, for: "the node") }
         arenaInputs = placed
         var outs: [PlanValue] = []
         for name in node.outputs where !name.isEmpty {
@@ -70,7 +91,7 @@ final class HostNode {
         graph.inputs = inputs
         graph.outputs = node.outputs.filter { !$0.isEmpty }.map { ValueInfo(name: $0, type: nil) }
         for name in constants.keys.sorted() { graph.initializers[name] = constants[name] }
-        graph.nodes = [node]
+        graph.nodes = constantNodes.sorted().map { model.graph.nodes[$0] } + [node]
         var one = Model(irVersion: model.irVersion, opsetImports: model.opsetImports, graph: graph)
         one.functions = model.functions
         do {

@@ -160,6 +160,45 @@ final class ArtifactRunnerTests: XCTestCase {
         XCTAssertEqual(got.floatArray()[0], x.floatArray().reduce(0, +), accuracy: 1e-6)
     }
 
+    func testHostLaunchFoldsConstantInputsTheArenaDoesNotHold() throws {
+        // y = (x + c) with c from a Constant node and then Mul by shape-derived d: neither c nor
+        // d is in the arena, model.onnx computes both from constants.
+        let g = Graph(name: "c", inputs: [ValueInfo(name: "x", type: .tensor(TensorType(.float32, fixed: [1, 4])))],
+                      outputs: [ValueInfo(name: "y", type: nil)],
+                      initializers: ["k": Tensor(floats: [2, 2, 2, 2], shape: [1, 4], name: "k")],
+                      nodes: [Node(name: "const", opType: "Constant", inputs: [], outputs: ["c"],
+                                   attributes: [Attribute("value", .tensor(Tensor(floats: [1, -2, 3, -4], shape: [1, 4])))]),
+                              Node(name: "double_k", opType: "Add", inputs: ["k", "k"], outputs: ["d"]),
+                              Node(name: "add", opType: "Add", inputs: ["x", "c"], outputs: ["s"]),
+                              Node(name: "mul", opType: "Mul", inputs: ["s", "d"], outputs: ["y"])])
+        let model = Model(opsetImports: [OpsetImport(domain: "", version: 17)], graph: g)
+        let xv = TestArtifact.value("x", [1, 4], offset: 0), sv = TestArtifact.value("s", [1, 4], offset: 256)
+        let yv = TestArtifact.value("y", [1, 4], offset: 512)
+        let plan = Plan(quantcVersion: "test", target: "gfx803", inputs: [xv], outputs: [yv],
+                        arena: Arena(peakBytes: 528, values: [ArenaValue(value: xv, firstLaunch: -1, lastLaunch: 0),
+                                                              ArenaValue(value: sv, firstLaunch: 0, lastLaunch: 1),
+                                                              ArenaValue(value: yv, firstLaunch: 1, lastLaunch: 2)]),
+                        weights: [],
+                        launches: [Launch(nodes: ["add"], kernel: nil, host: HostCall(node: "add", opType: "Add", inputs: ["x", "c"], outputs: ["s"], reason: "test")),
+                                   Launch(nodes: ["mul"], kernel: nil, host: HostCall(node: "mul", opType: "Mul", inputs: ["s", "d"], outputs: ["y"], reason: "test"))])
+        let dir = try folder()
+        try TestArtifact.write(to: "\(dir)/c.qc", model: model, plan: plan, kernels: "// host only\n", weights: [])
+        let runner = try ArtifactRunner(artifact: try ArtifactDirectory(verifying: "\(dir)/c.qc"), device: try device(),
+                                        options: RunOptions(cacheDirectory: nil))
+        let input = RTensor(floats: [10, 20, 30, 40], shape: [1, 4])
+        XCTAssertEqual(try runner.run(inputs: ["x": input]).outputs["y"]!.floatArray(), [44, 72, 132, 144])
+        XCTAssertEqual(try Interpreter(model: model).run(inputs: ["x": input])["y"]!.floatArray(), [44, 72, 132, 144])
+        // A value computed from an arena value but given no place is named.
+        var lost = plan
+        lost.arena.values.remove(at: 1)
+        lost.launches.remove(at: 0)
+        try TestArtifact.write(to: "\(dir)/lost.qc", model: model, plan: lost, kernels: "// host only\n", weights: [])
+        expectError({ _ = try ArtifactRunner(artifact: try ArtifactDirectory(verifying: "\(dir)/lost.qc"), device: try device(),
+                                              options: RunOptions(cacheDirectory: nil)) }) { e in
+            XCTAssertEqual(e.description, "host launch (launch 0, node mul): input 's' of the node has no place in the arena, and model.onnx computes it from 'x', which is not a constant")
+        }
+    }
+
     func testBuildFailureShowsTheLogAndNamesTheKernel() throws {
         let dir = try folder()
         let broken = TestArtifact.gemvKernels + """
