@@ -14,7 +14,7 @@ public struct Allocate: Pass {
         PassOption("budget", .string, default: "",
                    help: "Average stored bits per weight (4.5bits) or stored weight bytes (123456B, 800KB, 1.2MB; SI: 1 MB = 10^6 bytes); scales and zero points count."),
         PassOption("objective", .string, default: "auto",
-                   help: "Sensitivity table to minimise (layer-hessian, hessian-trace, measured, curvature, weight-error, ...); auto: the one best rank-correlated with measured, else the first present of \(AllocationObjective.preference.joined(separator: ", "))."),
+                   help: "Sensitivity table to minimise (layer-hessian, hessian-trace, measured, curvature, weight-magnitude, ...); auto: the one best rank-correlated with measured, else the first present of \(AllocationObjective.preference.joined(separator: ", "))."),
         PassOption("solver", .choice(AllocationSolver.allCases.map(\.rawValue)), default: "exact",
                    help: "exact (multiple-choice knapsack, optimal), greedy (best ΔΩ/Δbytes upgrades) or proportional (top 20% fp16, 40% int8, 40% int4; ignores the budget)."),
         PassOption("keep", .string, default: "", help: "Pinned layers, NODE=FORMAT separated by ';' (e.g. fc1=fp16;fc3=int8)."),

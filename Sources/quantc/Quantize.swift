@@ -156,7 +156,7 @@ struct QuantizeCommand: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if evalSamples < 0 { throw ValidationError("--eval-samples must not be negative") }
         if labels != nil, test == nil { throw ValidationError("--labels describes the --test samples; give --test too") }
-        if pipeline != nil, mixed { throw ValidationError("--budget, --pareto and --max-drop set the default pipeline; with --pipeline, write sensitivity-weight-error,allocate(budget=...) instead") }
+        if pipeline != nil, mixed { throw ValidationError("--budget, --pareto and --max-drop set the default pipeline; with --pipeline, write weight-magnitude,allocate(budget=...) instead") }
         if !mixed, !keep.isEmpty || solver != nil { throw ValidationError("--keep and --solver choose formats under a budget: give --budget (or --pareto)") }
         if let budget, case .failure(let e) = AllocationBudget.parse(budget) { throw ValidationError("--budget: \(e.message)") }
         if let solver, AllocationSolver(rawValue: solver) == nil {
