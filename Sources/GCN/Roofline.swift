@@ -8,10 +8,13 @@
 /// dequantization (`aluOps`). `w` is the waves each SIMD really holds: the
 /// occupancy, or fewer when the grid has fewer waves than the chip has SIMDs.
 ///
-/// - Memory: a wave waits ~0.5–1 µs on a DRAM load; 256 GB/s × that latency is
-///   128–256 KB in flight, ~3.5–7 KB per CU, which at one 16-byte load per lane
-///   (1 KB per wave) takes about 4 waves per SIMD. So e_mem(w) = 0.8 · min(1, w/4):
-///   streaming kernels on Polaris reach ~80% of the 256 GB/s at best.
+/// - Memory: a wave waits L ≈ 1 µs on a DRAM load under load (GCN pointer-chase
+///   measurements give 0.5–1 µs), so by Little's law the chip moves at most
+///   (waves in flight × 1 KiB) / L — one 16-byte `uint4` load per lane outstanding
+///   per wave — which matters for small grids; and a SIMD hides that latency only
+///   with about 4 waves (AMD's usual advice for memory-bound kernels), so the rate is
+///   also 0.8 · 256 GB/s · min(1, w/4): streaming kernels on Polaris reach ~80% of
+///   the bus at best. No launch that reads memory takes less than one L.
 /// - ALU: a SIMD issues one VALU instruction of a wave every 4 clocks, so one wave
 ///   could keep it busy, but waits on LDS, scalar loads and branches need a second
 ///   (CLRX GCN timings: "4 wavefronts per CU" for full rate). e_alu(w) = 0.75 · min(1, w/2);
@@ -46,6 +49,9 @@ extension GCNDevice {
     /// Waves per SIMD for full memory-latency hiding, and for full ALU issue.
     public static let memoryWaves = 4.0
     public static let aluWaves = 2.0
+    /// DRAM round trip under load, and the bytes one wave keeps in flight.
+    public static let memoryLatency = 1e-6
+    public static let bytesInFlightPerWave = 1024.0
 
     /// The estimate of one launch of `globalSize` work-items in work-groups of `localSize`
     /// (1–3 dimensions), `flops` (2 per multiply-add), `aluOps` other lane-instructions and
@@ -64,13 +70,16 @@ extension GCNDevice {
         let groups = zip(globalSize, localSize).reduce(1) { $0 * (($1.0 + max($1.1, 1) - 1) / max($1.1, 1)) }
         let wavesPerGroup = (group + wavefrontSize - 1) / wavefrontSize
         let simds = Double(computeUnits * simdsPerCU)
-        let resident = min(Double(occupancy.wavesPerSIMD), Double(occupancy.wavesPerCU) / Double(simdsPerCU))
-        let waves = min(resident, Double(groups * wavesPerGroup) / simds)
+        let occupied = min(Double(occupancy.wavesPerSIMD), Double(occupancy.wavesPerCU) / Double(simdsPerCU))
+        let totalWaves = Double(groups * wavesPerGroup)
+        // Waves per SIMD over the whole chip: the occupancy, or fewer for a small grid.
+        let waves = min(occupied, totalWaves / simds)
         let aluRate = laneOpsPerSecond * Self.aluEfficiency * min(1, waves / Self.aluWaves)
-        let memRate = bandwidth * Self.memoryEfficiency * min(1, waves / Self.memoryWaves)
+        let inFlight = min(totalWaves, occupied * simds) * Self.bytesInFlightPerWave / Self.memoryLatency
+        let memRate = min(bandwidth * Self.memoryEfficiency * min(1, occupied / Self.memoryWaves), inFlight)
         let work = flops / 2 + aluOps
         let compute = work > 0 ? (aluRate > 0 ? work / aluRate : .infinity) : 0
-        let memory = bytes > 0 ? (memRate > 0 ? bytes / memRate : .infinity) : 0
+        let memory = bytes > 0 ? (memRate > 0 ? max(Self.memoryLatency, bytes / memRate) : .infinity) : 0
         let overhead = Self.launchOverhead
         let bound: RooflineEstimate.Bound = compute > memory ? .compute : .memory
         return RooflineEstimate(seconds: max(compute, memory) + overhead, computeSeconds: compute, memorySeconds: memory,

@@ -36,9 +36,13 @@ final class RooflineTests: XCTestCase {
         let at8 = d.estimate(flops: 0, bytes: 1e8, resources: resources(vgprs: 32), globalSize: [1 << 20], localSize: [64])
         XCTAssertEqual(at2.memorySeconds, 2 * at4.memorySeconds, accuracy: 1e-12)
         XCTAssertEqual(at8.memorySeconds, at4.memorySeconds, accuracy: 1e-12)
-        // A grid of one wave uses 1 of the 144 SIMDs.
+        // A grid of one wave uses 1 of the 144 SIMDs, and moves 1 KiB per µs of DRAM latency.
         let tiny = d.estimate(flops: 0, bytes: 1e6, resources: resources(vgprs: 16), globalSize: [64], localSize: [64])
         XCTAssertEqual(tiny.effectiveWaves, 1.0 / 144, accuracy: 1e-12)
+        XCTAssertEqual(tiny.memorySeconds, 1e6 / 1024 * 1e-6, accuracy: 1e-12)
+        // Nothing that reads memory is faster than one DRAM round trip.
+        let small = d.estimate(flops: 0, bytes: 100, resources: resources(vgprs: 16), globalSize: [1 << 16], localSize: [64])
+        XCTAssertEqual(small.memorySeconds, 1e-6)
         // Nothing to do: the launch overhead alone.
         let empty = d.estimate(flops: 0, bytes: 0, resources: resources(vgprs: 16), globalSize: [64], localSize: [64])
         XCTAssertEqual(empty.seconds, 5e-6)
