@@ -13,10 +13,10 @@ struct QuantC: ParsableCommand {
         discussion: """
         Exit status: 0 success, 3 no model swept by `quantize --max-drop` is within the allowed \
         drop (the best one is written), 64 usage error, 65 bad input (model or data), \
-        73 an output cannot be written, 70 internal error.
+        69 a needed tool (clang-15) is missing, 73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [QuantizeCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self]
+        subcommands: [QuantizeCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self, GCNCheck.self]
     )
 }
 
@@ -32,6 +32,8 @@ enum ExitStatus: Int32 {
     case usage = 64
     case badInput = 65
     case internalError = 70
+    /// A tool quantc runs (clang-15) is not installed.
+    case unavailable = 69
     case cannotWrite = 73
 }
 

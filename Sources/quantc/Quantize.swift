@@ -62,7 +62,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Keep this node in float (repeatable).")
     var exclude: [String] = []
 
-    @Option(help: "Mixed precision under a weight budget: average stored bits per weight (4.5bits) or stored bytes (1.2MB, 800KB, 123456B; SI, 1 MB = 10^6 bytes), scales and zero points included.")
+    @Option(help: "Mixed precision under a weight budget: average stored bits per weight (4.5bits) or stored bytes (1.2MB, 800KB, 123456B; SI, 1 MB = 10^6 bytes), scales and zero points included; or latency:2ms, the weighted layers' predicted RX 580 time.")
     var budget: String?
 
     @Option(help: "With --budget or --pareto: pin a layer's weight format, NODE=FORMAT (fp32, fp16, int8/channel, int4/g32, int4/g128, ...; repeatable).")
