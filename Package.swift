@@ -34,23 +34,25 @@ let package = Package(
             dependencies: ["COpenCL", "Artifact", "IR", "ONNX", "Interpreter"],
             path: "Sources/OpenCLRuntime"
         ),
+        // The gfx803 model: occupancy, clang-15 read-out, roofline, tuner.
+        .target(name: "GCN", dependencies: ["Artifact"], path: "Sources/GCN"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // The pass manager and one file per pass.
-        .target(name: "Passes", dependencies: ["IR", "Interpreter"], path: "Passes"),
+        .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN"], path: "Passes"),
         // The quantization report: per-layer table and report.json.
         .target(name: "Report", dependencies: ["IR", "Passes"], path: "Sources/Report"),
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX", "Interpreter", "Passes", "Report", "Artifact", "OpenCLRuntime",
+                "IR", "ONNX", "Interpreter", "Passes", "Report", "GCN", "Artifact", "OpenCLRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
         ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
         .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter"], path: "Tests/InterpreterTests"),
-        .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes"], path: "Tests/PassesTests"),
+        .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "GCN"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib", "Artifact"], path: "Tests/CLITests"),
@@ -60,6 +62,7 @@ let package = Package(
             dependencies: ["OpenCLRuntime", "Artifact", "IR", "ONNX", "Interpreter"],
             path: "Tests/OpenCLRuntimeTests"
         ),
+        .testTarget(name: "GCNTests", dependencies: ["GCN"], path: "Tests/GCNTests"),
         .testTarget(name: "ReportTests", dependencies: ["IR", "Passes", "Report"], path: "Tests/ReportTests"),
     ]
 )

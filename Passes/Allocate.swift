@@ -1,10 +1,13 @@
 import Foundation
 import IR
+import Interpreter
 
 /// Mixed precision: one weight format per layer, chosen to minimise the
 /// predicted distortion Σᵢ Ωᵢ(fᵢ) of a sensitivity table subject to a size
 /// budget, a multiple-choice knapsack (issue 6, item 2). Costs are the bytes
-/// ``WeightFormat/storageBytes`` counts (scales and zero points included).
+/// ``WeightFormat/storageBytes`` counts (scales and zero points included), or
+/// for `budget=latency:…` each layer's predicted gfx803 kernel time in whole
+/// nanoseconds (``LayerLatency``, issue 7 item 3).
 /// Layers that change format are re-rounded to nearest (RTN); every layer's
 /// `reason` says why it has its format, and an ``AllocationRecord`` keeps the outcome.
 public struct Allocate: Pass {
@@ -12,9 +15,9 @@ public struct Allocate: Pass {
     public static let summary = "Choose each layer's weight format under a size budget to minimise predicted distortion (mixed precision)."
     public static let options = [
         PassOption("budget", .string, default: "",
-                   help: "Average stored bits per weight (4.5bits) or stored weight bytes (123456B, 800KB, 1.2MB; SI: 1 MB = 10^6 bytes); scales and zero points count."),
+                   help: "Average stored bits per weight (4.5bits), stored weight bytes (123456B, 800KB, 1.2MB; SI: 1 MB = 10^6 bytes; scales and zero points count) or predicted gfx803 time of the weighted layers (latency:2ms, latency:500us)."),
         PassOption("objective", .string, default: "auto",
-                   help: "Sensitivity table to minimise (layer-hessian, hessian-trace, measured, curvature, weight-error, ...); auto: the one best rank-correlated with measured, else the first present of \(AllocationObjective.preference.joined(separator: ", "))."),
+                   help: "Sensitivity table to minimise (layer-hessian, hessian-trace, measured, curvature, weight-magnitude, ...); auto: the one best rank-correlated with measured, else the first present of \(AllocationObjective.preference.joined(separator: ", "))."),
         PassOption("solver", .choice(AllocationSolver.allCases.map(\.rawValue)), default: "exact",
                    help: "exact (multiple-choice knapsack, optimal), greedy (best ΔΩ/Δbytes upgrades) or proportional (top 20% fp16, 40% int8, 40% int4; ignores the budget)."),
         PassOption("keep", .string, default: "", help: "Pinned layers, NODE=FORMAT separated by ';' (e.g. fc1=fp16;fc3=int8)."),
@@ -31,7 +34,7 @@ public struct Allocate: Pass {
 
     public static func problem(with options: PassOptions) -> String? {
         let b = options.string("budget")
-        if b.isEmpty { return "needs budget=… (e.g. budget=4.5bits or budget=1.2MB)" }
+        if b.isEmpty { return "needs budget=… (e.g. budget=4.5bits, budget=1.2MB or budget=latency:2ms)" }
         if case .failure(let e) = AllocationBudget.parse(b) { return e.message }
         if !options.string("formats").isEmpty, case .failure(let e) = FormatList.parse(options.string("formats")) { return e.message }
         if case .failure(let e) = parseKeep(options.string("keep")) { return e.message }
@@ -110,17 +113,40 @@ public struct Allocate: Pass {
             shapes.append(t.shape)
         }
         let weights = shapes.reduce(0) { $0 + $1.reduce(1, *) }
-        let limit = budget.byteLimit(weights: weights)
-        let floatBytes = weights * 4
-        if limit >= floatBytes {
-            context.note("budget \(budgetText) allows float32 weights (\(floatBytes) bytes, 32 bits per weight): nothing to allocate, formats left as they are")
+        func bytes(_ i: Int, _ f: WeightFormat) -> Int {
+            f.storageBytes(shape: shapes[i], channelAxis: state.layers[i].channelAxis, groupAxis: state.layers[i].groupAxis)
+        }
+        // The knapsack's cost: bytes, or for a latency budget nanoseconds on gfx803.
+        var latencies: [LayerLatency]?
+        var limit = budget.byteLimit(weights: weights)
+        if case .latency(let seconds) = budget {
+            let types = ShapeInference(model: model).types
+            var ls: [LayerLatency] = []
+            for (l, shape) in zip(state.layers, shapes) {
+                guard let node = model.graph.nodes.first(where: { $0.name == l.node }) else { throw fail("layer '\(l.node)' has no node in the graph") }
+                switch LayerLatency.make(node: node, weightShape: shape, types: types) {
+                case .success(let x): ls.append(x)
+                case .failure(let e): throw fail("latency of layer '\(l.node)': \(e.message)")
+                }
+            }
+            latencies = ls
+            limit = Int((seconds * 1e9).rounded()) // whole ns, as the costs
+        }
+        let unit = latencies == nil ? "bytes" : "ns"
+        func cost(_ i: Int, _ f: WeightFormat) -> Int {
+            guard let ls = latencies else { return bytes(i, f) }
+            return LayerLatency.nanoseconds(ls[i].estimate(format: f, weightBytes: bytes(i, f)).seconds)
+        }
+        func costText(_ c: Int) -> String {
+            latencies == nil ? budget.minimumText(bytes: c, weights: weights) : LayerLatency.text(Double(c) / 1e9) + " predicted on gfx803"
+        }
+        let floatCost = state.layers.indices.reduce(0) { $0 + cost($1, .float32) }
+        if limit >= floatCost {
+            context.note("budget \(budgetText) allows float32 weights (\(latencies == nil ? "\(floatCost) bytes, 32 bits per weight" : costText(floatCost))): nothing to allocate, formats left as they are")
             return
         }
 
         let (table, why) = try chooseObjective(state.sensitivities)
-        func bytes(_ i: Int, _ f: WeightFormat) -> Int {
-            f.storageBytes(shape: shapes[i], channelAxis: state.layers[i].channelAxis, groupAxis: state.layers[i].groupAxis)
-        }
         var layers: [[AllocationProblem.Option]] = []
         var formatsOf: [[WeightFormat]] = []
         var unscoredPins: [String] = []
@@ -128,7 +154,7 @@ public struct Allocate: Pass {
             if let f = pins[l.node] ?? (l.format == .float32 ? WeightFormat.float32 : nil) {
                 let s = table.score(node: l.node, format: f)
                 if s == nil, pins[l.node] != nil { unscoredPins.append(l.node) }
-                layers.append([.init(cost: bytes(i, f), score: s ?? 0, label: f.description)])
+                layers.append([.init(cost: cost(i, f), score: s ?? 0, label: f.description)])
                 formatsOf.append([f])
                 continue
             }
@@ -138,7 +164,7 @@ public struct Allocate: Pass {
                     throw fail("objective \(table.method) has no score for layer '\(l.node)' in format \(f); "
                         + "run the sensitivity pass with these formats, or pin the layer with keep=\(l.node)=FORMAT")
                 }
-                opts.append(.init(cost: bytes(i, f), score: s, label: f.description))
+                opts.append(.init(cost: cost(i, f), score: s, label: f.description))
             }
             layers.append(opts)
             formatsOf.append(candidates)
@@ -146,25 +172,31 @@ public struct Allocate: Pass {
         let problem = AllocationProblem(layers: layers, budget: limit)
         let minimum = problem.minimumCost
         if minimum > limit {
+            let pinned = pins.isEmpty && state.excluded.isEmpty ? "" : ", pinned and excluded layers as they are"
+            if latencies != nil {
+                throw fail("budget \(budgetText) is too small: the minimum achievable latency of the weighted layers is "
+                    + costText(minimum) + " (\(minimum) ns: every layer in its fastest candidate format\(pinned))")
+            }
             throw fail("budget \(budgetText) (\(limit) bytes for \(weights) weights) is too small: it needs at least "
-                + budget.minimumText(bytes: minimum, weights: weights) + " (\(minimum) bytes: every layer in its smallest candidate format"
-                + (pins.isEmpty && state.excluded.isEmpty ? "" : ", pinned and excluded layers as they are") + ")")
+                + budget.minimumText(bytes: minimum, weights: weights) + " (\(minimum) bytes: every layer in its smallest candidate format\(pinned))")
         }
-        guard let choice = solver.solve(problem) else { throw fail("the \(solver.rawValue) solver found no allocation within \(limit) bytes") }
+        guard let choice = solver.solve(problem) else { throw fail("the \(solver.rawValue) solver found no allocation within \(limit) \(unit)") }
 
-        var notes = [why, "budget \(budgetText) = \(limit) bytes for \(weights) weights; the formats allow "
-            + budget.minimumText(bytes: minimum, weights: weights) + " at least"]
-        let cost = problem.cost(choice)
+        var notes = [why, "budget \(budgetText) = \(limit) \(unit)" + (latencies == nil ? " for \(weights) weights" : " for the weighted layers' kernels on gfx803")
+            + "; the formats allow " + costText(minimum) + " at least"]
+        let total = problem.cost(choice)
+        let storedBytes = choice.enumerated().reduce(0) { $0 + bytes($1.offset, formatsOf[$1.offset][$1.element]) }
+        if latencies != nil { notes.append("predicted gfx803 latency of the weighted layers: " + LayerLatency.text(Double(total) / 1e9)) }
         if solver == .proportional {
-            notes.append(cost <= limit ? "proportional meets the budget (\(cost) of \(limit) bytes)"
-                : "proportional ignores the budget and exceeds it: \(cost) bytes for \(limit) allowed")
-            if cost > limit { context.note(notes.last!) }
+            notes.append(total <= limit ? "proportional meets the budget (\(total) of \(limit) \(unit))"
+                : "proportional ignores the budget and exceeds it: \(total) \(unit) for \(limit) allowed")
+            if total > limit { context.note(notes.last!) }
         }
         // The baselines on the same problem, so the report shows what exactness buys.
         for other in AllocationSolver.allCases where other != solver {
             guard let c = other.solve(problem) else { continue }
             let b = problem.cost(c)
-            notes.append(String(format: "%@ would predict Σ Ω = %.6g with %d bytes (%@)", other.rawValue, problem.score(c), b,
+            notes.append(String(format: "%@ would predict Σ Ω = %.6g with %d %@ (%@)", other.rawValue, problem.score(c), b, unit,
                                 b <= limit ? "within the budget" : "over the budget"))
         }
         if !unscoredPins.isEmpty { notes.append("pinned layers without a \(table.method) score (counted as 0): " + unscoredPins.joined(separator: ", ")) }
@@ -177,13 +209,14 @@ public struct Allocate: Pass {
                 WeightQuantizer.assign(f, to: &l, weights: w, reduceRange: reduceRange)
                 changed += 1
             }
-            l.reason = reason(layer: l, pinned: pins[l.node] != nil, options: layers[i], pick: pick, method: table.method)
+            l.reason = reason(layer: l, pinned: pins[l.node] != nil, options: layers[i], pick: pick, method: table.method, unit: unit)
+            if let ls = latencies { l.metrics["gcn.latency-us"] = ls[i].estimate(format: f, weightBytes: bytes(i, f)).seconds * 1e6 }
             state.layers[i] = l
         }
         context.count("layers changed format", changed)
         let record = AllocationRecord(budget: budgetText, objective: table.method, solver: solver.rawValue,
-                                      predicted: problem.score(choice), averageBits: Double(cost) * 8 / Double(max(weights, 1)),
-                                      bytes: cost, pinned: Dictionary(pinList.map { ($0.node, $0.format.description) }, uniquingKeysWith: { a, _ in a }),
+                                      predicted: problem.score(choice), averageBits: Double(storedBytes) * 8 / Double(max(weights, 1)),
+                                      bytes: storedBytes, pinned: Dictionary(pinList.map { ($0.node, $0.format.description) }, uniquingKeysWith: { a, _ in a }),
                                       notes: notes)
         state.allocation = record
         model.quantization = state
@@ -198,16 +231,16 @@ public struct Allocate: Pass {
 
     /// Why the layer has its format: pinned, excluded, or the allocation's trade-off
     /// against the next better-scoring (costlier) format.
-    func reason(layer: LayerQuantization, pinned: Bool, options: [AllocationProblem.Option], pick: Int, method: String) -> String {
+    func reason(layer: LayerQuantization, pinned: Bool, options: [AllocationProblem.Option], pick: Int, method: String, unit: String) -> String {
         if pinned { return "pinned by --keep" }
         if options.count == 1 { return "excluded: kept in float" }
         let c = options[pick]
         func omega(_ o: AllocationProblem.Option) -> String { "Ω(\(o.label))=\(String(format: "%.3g", o.score))" }
         let better = options.filter { $0.score < c.score }.min { ($0.cost, $0.score) < ($1.cost, $1.score) }
         if let b = better {
-            return "allocated (\(method)): \(omega(c)) vs \(omega(b)), saves \(b.cost - c.cost) bytes"
+            return "allocated (\(method)): \(omega(c)) vs \(omega(b)), saves \(b.cost - c.cost) \(unit)"
         }
         let cheaper = options.filter { $0.cost < c.cost }.min { ($0.score, $0.cost) < ($1.score, $1.cost) }
-        return "allocated (\(method)): lowest Ω, \(omega(c))" + (cheaper.map { " vs \(omega($0)) for \(c.cost - $0.cost) bytes less" } ?? "")
+        return "allocated (\(method)): lowest Ω, \(omega(c))" + (cheaper.map { " vs \(omega($0)) for \(c.cost - $0.cost) \(unit) less" } ?? "")
     }
 }

@@ -12,7 +12,6 @@ public enum PassRegistry {
         RemoveIdentity.self,
         DeadCodeElimination.self,
         Quantize.self,
-        WeightErrorSensitivity.self,
         LayerHessianPass.self,
         MeasuredSensitivity.self,
         HessianTrace.self,

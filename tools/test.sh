@@ -19,6 +19,7 @@ trap 'rc=$?; [ $rc -eq 0 ] || echo "==> FAILED in stage [$stage] (exit $rc)" >&2
 run_stage setup tools/setup.sh
 run_stage build swift build -c release
 run_stage test swift test
+run_stage gcn tools/check_gcn.sh Tests/Fixtures/gcn/gemv_reference.cl
 if [ -x tools/check_bindings.sh ]; then
   run_stage bindings tools/check_bindings.sh
 else

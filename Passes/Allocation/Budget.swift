@@ -3,17 +3,27 @@ import Foundation
 /// A weight-size budget for `allocate`: average stored bits per weight
 /// (`4.5bits`) or total stored bytes (`1.2MB`, `800KB`, `123456B`; SI units,
 /// 1 MB = 10⁶ bytes). Scales and zero points count (``WeightFormat/storageBytes``).
-/// `latency:…` is reserved for the code generator's latency model.
+/// `latency:2ms` (also `us`/`µs`, `s`) bounds instead the predicted gfx803 time of
+/// the weighted layers' kernels (``LayerLatency``).
 public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
     case bitsPerWeight(Double)
     case bytes(Int)
+    case latency(seconds: Double)
 
     /// Parses the budget text; the error message says what is wrong with it.
     public static func parse(_ text: String) -> Result<AllocationBudget, BudgetParseError> {
         let t = text.trimmingCharacters(in: .whitespaces)
         let lower = t.lowercased()
         if lower.hasPrefix("latency:") {
-            return .failure(.init("budget '\(t)': a latency budget needs a target; comes with `compile`"))
+            let v = lower.dropFirst("latency:".count).trimmingCharacters(in: .whitespaces)
+            let units: [(suffix: String, scale: Double)] = [("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("ns", 1e-9), ("s", 1)]
+            guard let unit = units.first(where: { v.hasSuffix($0.suffix) }),
+                  let number = Double(v.dropLast(unit.suffix.count)), number.isFinite, number > 0 else {
+                return .failure(.init("budget '\(t)' is not a latency: write latency:2ms, latency:500us or latency:0.01s"))
+            }
+            let seconds = number * unit.scale
+            guard seconds >= 1e-6, seconds <= 3600 else { return .failure(.init("budget '\(t)' is out of range (1 µs to 1 hour)")) }
+            return .success(.latency(seconds: seconds))
         }
         let units: [(suffix: String, scale: Double, bits: Bool)] = [
             ("bits", 1, true), ("bit", 1, true), ("gb", 1e9, false), ("mb", 1e6, false), ("kb", 1e3, false), ("b", 1, false),
@@ -28,9 +38,11 @@ public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
         return .success(.bytes(Int(bytes)))
     }
 
-    /// The largest total of stored bytes the budget allows for `weights` weights.
+    /// The largest total of stored bytes the budget allows for `weights` weights
+    /// (no limit for a latency budget).
     public func byteLimit(weights: Int) -> Int {
         switch self {
+        case .latency: return Int.max
         case .bytes(let b): return b
         // average bits ≤ b  ⇔  8·bytes ≤ b·n; a tiny slack absorbs the decimal's binary rounding.
         case .bitsPerWeight(let b): return Int((b * Double(weights) / 8 + 1e-9).rounded(.down))
@@ -40,7 +52,7 @@ public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
     /// `needs at least …` in the budget's own unit for a minimum of `bytes`.
     public func minimumText(bytes: Int, weights: Int) -> String {
         switch self {
-        case .bytes: return "\(bytes) bytes"
+        case .bytes, .latency: return "\(bytes) bytes"
         case .bitsPerWeight:
             // Rounded up, so that the figure printed is itself enough.
             let bits = (Double(bytes) * 8 / Double(max(weights, 1)) * 100).rounded(.up) / 100
@@ -52,6 +64,7 @@ public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .bitsPerWeight(let b): return "\(b)bits"
         case .bytes(let n): return "\(n)B"
+        case .latency(let s): return "latency:\(LayerLatency.text(s))"
         }
     }
 }

@@ -10,13 +10,13 @@ import IR
 public enum AllocationObjective {
     /// Best-founded first: the exact layer-local reconstruction error, the HAWQ-V2
     /// trace-weighted error, the measured one, the curvature bound, then weight error.
-    public static let preference = ["layer-hessian", "hessian-trace", "measured", "curvature", "weight-error"]
+    public static let preference = ["layer-hessian", "hessian-trace", "measured", "curvature", "weight-magnitude"]
 
     /// The chosen table and a sentence on why.
     public static func choose(_ name: String, among tables: [SensitivityTable]) -> Result<(SensitivityTable, String), ObjectiveError> {
         if tables.isEmpty {
             return .failure(.init("no sensitivity scores to allocate by: run a sensitivity pass before `allocate`, "
-                + "e.g. sensitivity-weight-error (weight error ‖Q(W) − W‖²) or layer-hessian, hessian-trace, measured, curvature"))
+                + "e.g. weight-magnitude (weight error ‖Q(W) − W‖²) or layer-hessian, hessian-trace, measured, curvature"))
         }
         if name != "auto" {
             guard let t = tables.last(where: { $0.method == name }) else {
@@ -30,29 +30,13 @@ public enum AllocationObjective {
         for t in tables { latest[t.method] = t }
         if let measured = latest["measured"], latest.count > 1 {
             let ranked = latest.values.filter { $0.method != "measured" }
-                .map { ($0, spearman($0, measured)) }
+                .map { ($0, SpearmanCorrelation.rho($0, measured)) }
                 .sorted { ($1.1 ?? -2, $0.0.method) < ($0.1 ?? -2, $1.0.method) }
             let why = "auto: Spearman ρ with measured: " + ranked.map { "\($0.0.method) \($0.1.map { String(format: "%.3f", $0) } ?? "n/a")" }.joined(separator: ", ")
             return .success((ranked[0].0, why + " -> \(ranked[0].0.method)"))
         }
         let order = preference.filter { latest[$0] != nil } + latest.keys.filter { !preference.contains($0) }.sorted()
         return .success((latest[order[0]]!, "auto: \(order[0]) by the fixed preference \(preference.joined(separator: " > ")) (no measured table to rank against)"))
-    }
-
-    /// Spearman's rank correlation of two tables over the (node, format) pairs both score;
-    /// nil with fewer than 3 pairs or a constant ranking.
-    public static func spearman(_ a: SensitivityTable, _ b: SensitivityTable) -> Double? {
-        var xs: [Double] = [], ys: [Double] = []
-        for node in a.scores.keys.sorted() {
-            guard let fa = a.scores[node], let fb = b.scores[node] else { continue }
-            for f in fa.keys.sorted() {
-                if let y = fb[f], let x = fa[f], x.isFinite, y.isFinite {
-                    xs.append(x)
-                    ys.append(y)
-                }
-            }
-        }
-        return SpearmanCorrelation.rho(xs, ys)
     }
 }
 

@@ -110,7 +110,7 @@ public final class SensitivityProbe {
         let key = "\(l.node)\u{0}\(format.description)"
         if let w = fakeQuantizedCache[key] { return w }
         let (w, shape) = weight(l)
-        let out = FakeQuantizer.apply(w, shape: shape, format: format, layer: l)
+        let out = WeightQuantizer.roundTrip(w, shape: shape, format: format, channelAxis: l.channelAxis, groupAxis: l.groupAxis)
         fakeQuantizedCache[key] = out
         return out
     }

@@ -34,6 +34,29 @@ public enum SpearmanCorrelation {
         return r
     }
 
+    /// The (prediction, reference) score pairs of every (node, format) both tables
+    /// score with finite values, in node then format order, with each pair's format.
+    public static func pairs(_ prediction: SensitivityTable, _ reference: SensitivityTable)
+        -> (x: [Double], y: [Double], formats: [String]) {
+        var x: [Double] = [], y: [Double] = [], formats: [String] = []
+        for node in reference.scores.keys.sorted() {
+            for (format, r) in reference.scores[node]!.sorted(by: { $0.key < $1.key }) {
+                guard let p = prediction.scores[node]?[format], p.isFinite, r.isFinite else { continue }
+                x.append(p)
+                y.append(r)
+                formats.append(format)
+            }
+        }
+        return (x, y, formats)
+    }
+
+    /// Spearman's ρ of two tables over the pairs both score; nil with fewer than 3
+    /// pairs or a constant ranking.
+    public static func rho(_ prediction: SensitivityTable, _ reference: SensitivityTable) -> Double? {
+        let p = pairs(prediction, reference)
+        return rho(p.x, p.y)
+    }
+
     /// Sets `spearman` and `spearmanByFormat` on every table but `measured`, against
     /// the `measured` table; returns the method with the highest overall ρ.
     @discardableResult
@@ -41,17 +64,13 @@ public enum SpearmanCorrelation {
         guard let truth = tables.first(where: { $0.method == reference }) else { return nil }
         var best: (String, Double)?
         for t in tables.indices where tables[t].method != reference {
-            var all: ([Double], [Double]) = ([], [])
+            let p = pairs(tables[t], truth)
             var byFormat: [String: ([Double], [Double])] = [:]
-            for node in truth.scores.keys.sorted() {
-                for (format, m) in truth.scores[node]!.sorted(by: { $0.key < $1.key }) {
-                    guard let p = tables[t].scores[node]?[format], p.isFinite, m.isFinite else { continue }
-                    all.0.append(p); all.1.append(m)
-                    byFormat[format, default: ([], [])].0.append(p)
-                    byFormat[format, default: ([], [])].1.append(m)
-                }
+            for i in p.x.indices {
+                byFormat[p.formats[i], default: ([], [])].0.append(p.x[i])
+                byFormat[p.formats[i], default: ([], [])].1.append(p.y[i])
             }
-            tables[t].spearman = rho(all.0, all.1)
+            tables[t].spearman = rho(p.x, p.y)
             tables[t].spearmanByFormat = byFormat.compactMapValues { rho($0.0, $0.1) }
             if let r = tables[t].spearman, r > best?.1 ?? -.infinity { best = (tables[t].method, r) }
         }

@@ -1,49 +1,82 @@
 import IR
 
-/// Baseline: the weight error's energy ‖Q(W) − W‖²_F, i.e. ‖W‖²_F times the
-/// format's squared relative error on this layer (‖ΔW‖/‖W‖)². Large weights
-/// and coarse formats score high; what the layer's inputs and the rest of the
-/// network do with the error is ignored. Needs no data.
+/// The cheapest sensitivity baseline, weight magnitude: Ωᵢ(f) = ‖Q_f(Wᵢ) − Wᵢ‖²_F,
+/// the squared error RTN rounding to format f leaves in layer i's weights (‖Wᵢ‖²
+/// times the format's squared relative error). Large weights and coarse formats
+/// score high; what the layer's inputs and the rest of the network make of the
+/// error is ignored, so it only ranks layers of similar role — the Hessian-based
+/// and measured methods account for both. Needs no data.
 public struct WeightMagnitude: Pass {
     public static let name = "weight-magnitude"
-    public static let summary = "Baseline: ‖W‖² × the format's squared relative weight error (= ‖ΔW‖²) per layer × format."
-    public init(options: PassOptions) {}
+    public static let summary = "Score every layer in every candidate format by its squared weight error ‖Q(W) − W‖² (RTN)."
+    public static let options = [
+        PassOption("formats", .string, default: "",
+                   help: "Candidate formats separated by ';' (default: the model's candidate formats, else fp16;int8/channel;int4/g32;int4/g64;int4/g128)."),
+        PassOption("reduce-range", .bool, default: "false", help: "Score int8 with 7-bit weights, as quantize(reduce-range=true) stores them."),
+    ]
+    public static let method = name
+
+    let formats: String
+    let reduceRange: Bool
+
+    public static func problem(with options: PassOptions) -> String? {
+        let f = options.string("formats")
+        if f.isEmpty { return nil }
+        if case .failure(let e) = FormatList.parse(f) { return e.message }
+        return nil
+    }
+
+    public init(options: PassOptions) {
+        formats = options.string("formats")
+        reduceRange = options.bool("reduce-range")
+    }
+
+    public var pipelineText: String {
+        var parts: [String] = []
+        if !formats.isEmpty { parts.append("formats=\(formats)") }
+        if reduceRange { parts.append("reduce-range=true") }
+        return parts.isEmpty ? Self.name : "\(Self.name)(\(parts.joined(separator: ",")))"
+    }
 
     public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
-        let state = model.quantization
+        var state = model.quantization
         guard !state.layers.isEmpty else {
-            throw PassError(pass: Self.name, message: "no layers to score: run 'quantize' first (it lists the quantizable layers)")
+            throw PassError(pass: Self.name, message: "no quantized layers to score: run `quantize` before \(Self.name)")
         }
-        var table = SensitivityTable(method: Self.name, unit: "‖Q(W) − W‖²_F")
-        for l in state.layers {
-            guard let w = model.graph.initializers[l.weight], let values = w.floatValues() else {
-                throw PassError(pass: Self.name, message: "layer \(l.node): weight '\(l.weight)' is not a float initializer")
+        let candidates: [WeightFormat]
+        if formats.isEmpty {
+            candidates = state.formatsConsidered
+        } else {
+            guard case .success(let fs) = FormatList.parse(formats) else { fatalError("checked by problem(with:)") }
+            if !state.candidateFormats.isEmpty, Set(state.candidateFormats) != Set(fs) {
+                throw PassError(pass: Self.name, message: "formats=\(formats) differs from the candidate formats an earlier pass set ("
+                    + state.candidateFormats.map(\.description).joined(separator: ";") + "); give every sensitivity pass the same formats")
             }
-            var norm = 0.0
-            for x in values { norm += Double(x) * Double(x) }
-            for f in state.formatsConsidered {
-                let q = FakeQuantizer.apply(values, shape: w.shape, format: f, layer: l)
-                var e = 0.0
-                for i in values.indices { let d = Double(q[i]) - Double(values[i]); e += d * d }
-                table.scores[l.node, default: [:]][f.description] = e
+            candidates = fs
+        }
+        if state.candidateFormats.isEmpty { state.candidateFormats = candidates }
+        var table = SensitivityTable(method: Self.method, unit: "‖Q(W) − W‖²_F (RTN)")
+        for layer in state.layers where layer.format != .float32 {
+            guard let t = model.graph.initializers[layer.weight], let w = t.floatValues() else {
+                throw PassError(pass: Self.name, message: "layer '\(layer.node)': weight '\(layer.weight)' is not a float initializer")
             }
-            table.notes.append("\(l.node): ‖W‖²=\(fmt(norm))")
+            var row: [String: Double] = [:]
+            for f in candidates {
+                let q = WeightQuantizer.roundTrip(w, shape: t.shape, format: f, channelAxis: layer.channelAxis,
+                                                  groupAxis: layer.groupAxis, reduceRange: reduceRange)
+                var sum = 0.0
+                for i in w.indices {
+                    let e = Double(q[i]) - Double(w[i])
+                    sum += e * e
+                }
+                row[f.description] = sum
+            }
+            table.scores[layer.node] = row
+            context.count("layers scored")
         }
-        var s = state
-        s.record(table)
-        model.quantization = s
-    }
-}
-
-/// A weight in a format and back in float: fp16 rounding, or RTN integers dequantized.
-public enum FakeQuantizer {
-    public static func apply(_ w: [Float], shape: [Int], format: WeightFormat, layer l: LayerQuantization) -> [Float] {
-        switch format {
-        case .float32: return w
-        case .float16: return w.map { HalfFloat.toFloat(HalfFloat.fromFloat($0)) }
-        case .integer(_, let granularity, _):
-            let q = WeightQuantizer.quantize(w, shape: shape, format: format, channelAxis: l.channelAxis, groupAxis: l.groupAxis)!
-            return WeightQuantizer.dequantize(q, shape: shape, granularity: granularity, channelAxis: l.channelAxis, groupAxis: l.groupAxis)
-        }
+        table.notes = ["\(candidates.count) formats: " + candidates.map(\.description).joined(separator: ", ")]
+        state.sensitivities.removeAll { $0.method == Self.method }
+        state.sensitivities.append(table)
+        model.quantization = state
     }
 }

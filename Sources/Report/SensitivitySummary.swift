@@ -30,15 +30,7 @@ public struct SensitivitySummary: Codable, Sendable, Equatable {
         return tables.map { t in
             var s = SensitivitySummary(method: t.method, unit: t.unit, notes: t.notes)
             if let measured, t.method != measuredMethod {
-                var a: [Double] = [], b: [Double] = []
-                for node in t.scores.keys.sorted() {
-                    for (format, x) in t.scores[node]!.sorted(by: { $0.key < $1.key }) {
-                        if let y = measured.scores[node]?[format], x.isFinite, y.isFinite {
-                            a.append(x)
-                            b.append(y)
-                        }
-                    }
-                }
+                let (a, b, _) = SpearmanCorrelation.pairs(t, measured)
                 if let r = SpearmanCorrelation.rho(a, b) {
                     s.spearman = r
                     s.pairs = a.count

@@ -13,11 +13,12 @@ struct QuantC: ParsableCommand {
         discussion: """
         Exit status: 0 success, 3 no model swept by `quantize --max-drop` is within the allowed \
         drop (the best one is written), 64 usage error, 65 bad input (model or data), \
-        69 no OpenCL platform or device (exec, devices), 73 an output cannot be written, 70 internal error.
+        69 a needed tool or device is missing (clang-15 for gcn-check, an OpenCL platform or device for exec and devices), \
+        73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
         subcommands: [QuantizeCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self,
-                      Exec.self, DevicesCommand.self]
+                      GCNCheck.self, Exec.self, DevicesCommand.self]
     )
 }
 
@@ -32,9 +33,10 @@ enum ExitStatus: Int32 {
     case dropNotMet = 3
     case usage = 64
     case badInput = 65
-    /// No OpenCL platform or device to run an artifact on (EX_UNAVAILABLE).
-    case unavailable = 69
     case internalError = 70
+    /// A tool quantc runs (clang-15) is not installed, or no OpenCL platform or
+    /// device to run an artifact on (EX_UNAVAILABLE).
+    case unavailable = 69
     case cannotWrite = 73
 }
 

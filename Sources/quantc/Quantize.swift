@@ -62,7 +62,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Keep this node in float (repeatable).")
     var exclude: [String] = []
 
-    @Option(help: "Mixed precision under a weight budget: average stored bits per weight (4.5bits) or stored bytes (1.2MB, 800KB, 123456B; SI, 1 MB = 10^6 bytes), scales and zero points included.")
+    @Option(help: "Mixed precision under a weight budget: average stored bits per weight (4.5bits) or stored bytes (1.2MB, 800KB, 123456B; SI, 1 MB = 10^6 bytes), scales and zero points included; or latency:2ms, the weighted layers' predicted RX 580 time.")
     var budget: String?
 
     @Option(help: "With --budget or --pareto: pin a layer's weight format, NODE=FORMAT (fp32, fp16, int8/channel, int4/g32, int4/g128, ...; repeatable).")
@@ -156,7 +156,7 @@ struct QuantizeCommand: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if evalSamples < 0 { throw ValidationError("--eval-samples must not be negative") }
         if labels != nil, test == nil { throw ValidationError("--labels describes the --test samples; give --test too") }
-        if pipeline != nil, mixed { throw ValidationError("--budget, --pareto and --max-drop set the default pipeline; with --pipeline, write sensitivity-weight-error,allocate(budget=...) instead") }
+        if pipeline != nil, mixed { throw ValidationError("--budget, --pareto and --max-drop set the default pipeline; with --pipeline, write weight-magnitude,allocate(budget=...) instead") }
         if !mixed, !keep.isEmpty || solver != nil { throw ValidationError("--keep and --solver choose formats under a budget: give --budget (or --pareto)") }
         if let budget, case .failure(let e) = AllocationBudget.parse(budget) { throw ValidationError("--budget: \(e.message)") }
         if let solver, AllocationSolver(rawValue: solver) == nil {

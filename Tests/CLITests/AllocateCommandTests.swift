@@ -40,7 +40,8 @@ final class AllocateCommandTests: CLITestCase {
     func testBudgetAndKeepErrors() throws {
         for (args, status, message) in [
             (["--budget", "3bits"], Int32(65), "needs at least 4.53 bits per weight"),
-            (["--budget", "latency:2ms"], 64, "needs a target; comes with `compile`"),
+            (["--budget", "latency:1us"], 65, "the minimum achievable latency of the weighted layers is "),
+            (["--budget", "latency:fast"], 64, "is not a latency"),
             (["--budget", "4.5"], 64, "is not a size"),
             (["--budget", "5bits", "--keep", "fc9=fp16"], 64, "--keep: \(mlp) has no node named 'fc9'; its layers are fc1, fc2, fc3"),
             (["--budget", "5bits", "--keep", "fc1=int3"], 64, "unknown format 'int3' for node 'fc1'"),

@@ -38,7 +38,7 @@ final class SensitivityTests: XCTestCase {
         // The same figure from a full run of the model with fc2's weight in int4/g32.
         let layer = try XCTUnwrap(m.quantization.layer(named: "fc2"))
         let w = m.graph.initializers[layer.weight]!
-        let q = FakeQuantizer.apply(w.floatValues()!, shape: w.shape, format: .integer(bits: 4, granularity: .perGroup(32), symmetric: true), layer: layer)
+        let q = WeightQuantizer.roundTrip(w.floatValues()!, shape: w.shape, format: .integer(bits: 4, granularity: .perGroup(32), symmetric: true), channelAxis: layer.channelAxis, groupAxis: layer.groupAxis)
         var changed = m
         changed.graph.initializers[layer.weight] = RTensor(floats: q, shape: w.shape).irTensor(name: layer.weight)
         let x = try NumpyFile.read(Self.root.appendingPathComponent("models/digits/calib_x.npy").path)
