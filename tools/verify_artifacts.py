@@ -166,15 +166,30 @@ def verify(key: str, artifact: Path, quantc: str, limit: int, device: str | None
 # --------------------------------------------------------------------------
 
 GEMV_KERNEL = """
-// y[n] = act(scale[n] * sum_k w[n,k] x[k] + bias[n]): int8 weights dequantized in registers,
-// fp32 accumulation; one work-item per output row.
-__kernel void gemv_i8_bias_act(__global const float *x, __global const char *w, __global const float *scale,
-                               __global const float *bias, __global float *y, int K, int relu) {
-    int n = get_global_id(0);
+// Work-item ids and multiply-add without library calls on gfx803 (-nogpulib turns OpenCL's
+// work-item functions into calls; see /work/shared/notes/gcn.md), OpenCL's own on pocl.
+#ifdef __AMDGCN__
+#define QC_LID0() ((int)__builtin_amdgcn_workitem_id_x())
+#define QC_GROUP0() ((int)__builtin_amdgcn_workgroup_id_x())
+#else
+#define QC_LID0() ((int)get_local_id(0))
+#define QC_GROUP0() ((int)get_group_id(0))
+#endif
+#define WG 64
+static inline float qc_mad(float a, float b, float c) { return a * b + c; }
+
+// y[n] = act(scale[n] * sum_k w[n,k] x[k] + bias[n]): int8 weights dequantized in registers
+// (the per-row scale applied once after the dot), fp32 accumulation; one work-item per row,
+// work-groups of WG, rows past N idle.
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void gemv_i8_bias_act(__global const float *x, __global const char *w, __global const float *scale,
+                      __global const float *bias, __global float *y, int N, int K, int relu) {
+    int n = QC_GROUP0() * WG + QC_LID0();
+    if (n >= N) return;
     __global const char *row = w + n * K;
     float acc = 0.0f;
-    for (int k = 0; k < K; ++k) acc = __builtin_fmaf((float)row[k], x[k], acc);
-    float v = __builtin_fmaf(acc, scale[n], bias[n]);
+    for (int k = 0; k < K; ++k) acc = qc_mad((float)row[k], x[k], acc);
+    float v = qc_mad(acc, scale[n], bias[n]);
     y[n] = relu ? __builtin_fmaxf(v, 0.0f) : v;
 }
 """
@@ -232,8 +247,9 @@ def hand_built_mlp(out: Path) -> Path:
                                        {"buffer": {"region": "weights", "name": bs["name"], "offset": bs["offset"], "bytes": bs["bytes"]}},
                                        {"buffer": {"region": "weights", "name": bb["name"], "offset": bb["offset"], "bytes": bb["bytes"]}},
                                        {"buffer": {"region": "arena", "name": outname, "offset": y["offset"], "bytes": y["bytes"]}},
-                                       {"int32": {"_0": int(W.shape[1])}}, {"int32": {"_0": int(relu)}}],
-                         "globalSize": [int(W.shape[0])]})
+                                       {"int32": {"_0": int(W.shape[0])}}, {"int32": {"_0": int(W.shape[1])}},
+                                       {"int32": {"_0": int(relu)}}],
+                         "globalSize": [align(int(W.shape[0]), 64)], "localSize": [64]})
         prev = outname
     nodes.append(helper.make_node("Softmax", ["logits"], ["probs"], name="softmax", axis=-1))
     values["probs"] = place("probs", (1, 10))
