@@ -31,6 +31,7 @@ else
 fi
 run_stage operators .venv/bin/python tools/conformance_ops.py --check --report .cache/conformance_ops.md
 run_stage quantization .venv/bin/python tools/compare_ort.py --check
+run_stage integrations tools/test_integrations.sh
 stage="(done)"
 echo
 echo "==> all stages passed"
