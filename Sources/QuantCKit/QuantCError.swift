@@ -31,6 +31,7 @@ public struct QuantCError: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
 
+    /// The message (without `error:`; the CLI adds it).
     public var description: String { message }
 
     /// Classifies an error thrown by the importer, exporter, data sources or file output.

@@ -55,7 +55,34 @@ final class BuildCommandTests: CLITestCase {
         XCTAssertTrue(text.hasSuffix("  \(digits.path)/test_y.npy\n"), text)
     }
 
+    func testPrintDepsListsExternalData() throws {
+        let r = try recipe("""
+            {"model": "ext/m.onnx", "calibration-random": 4, "cache": false, "outputs": {"model": "q.onnx"}}
+            """)
+        let ext = r.deletingLastPathComponent().appendingPathComponent("ext")
+        try FileManager.default.createDirectory(at: ext, withIntermediateDirectories: true)
+        let export = try run(["export", mlp, "-o", ext.appendingPathComponent("m.onnx").path, "--external-data", "--threshold", "0"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let deps = try run(["build", r.path, "--print-deps"])
+        XCTAssertEqual(deps.status, 0, deps.stderr)
+        XCTAssertEqual(deps.stdout, "\(r.path)\n\(ext.path)/m.onnx\n\(ext.path)/m.onnx.data\n")
+    }
+
     func testFolderDataListsTheFolderAndItsFiles() throws {
+        let data = try temporaryFolder().appendingPathComponent("calib")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        for name in ["a.npy", "b.npy"] {
+            try FileManager.default.copyItem(atPath: digits.path + "/calib_x.npy", toPath: data.appendingPathComponent(name).path)
+        }
+        let r = try recipe("""
+            {"model": "\(mlp)", "calibration": "\(data.path)", "cache": false, "outputs": {"model": "m.onnx"}}
+            """)
+        let deps = try run(["build", r.path, "--print-deps"])
+        XCTAssertEqual(deps.status, 0, deps.stderr)
+        XCTAssertEqual(deps.stdout, "\(r.path)\n\(mlp)\n\(data.path)\n\(data.path)/a.npy\n\(data.path)/b.npy\n")
+    }
+
+    func testDataThatDoesNotFitIsBadInput() throws {
         let r = try recipe("""
             {"model": "\(mlp)", "calibration-random": 4, "cache": false, "outputs": {"model": "m.onnx"},
              "gate": {"test": "\(Self.root.path)/models/digits", "max-drop": 100}}
@@ -70,9 +97,10 @@ final class BuildCommandTests: CLITestCase {
         let r = try recipe(mlpRecipe(gate: #""metric": "top-1-agreement", "max-drop": 0"#, extra: #""weights": "int4","#))
         let result = try run(["build", r.path])
         XCTAssertEqual(result.status, 3, result.stderr)
-        XCTAssertTrue(result.stderr.hasPrefix("error: \(r.path): gate failed: top-1-agreement "), result.stderr)
-        XCTAssertTrue(result.stderr.contains("> max-drop 0.0 (nothing written)"), result.stderr)
-        XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count, 1)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        XCTAssertEqual(errors.count, 1, result.stderr)
+        XCTAssertTrue(errors.first?.hasPrefix("error: \(r.path): gate failed: top-1-agreement ") == true, result.stderr)
+        XCTAssertTrue(errors.first?.hasSuffix("> max-drop 0.0 (nothing written)") == true, result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: r.deletingLastPathComponent().appendingPathComponent("out/m.onnx").path))
     }
 
