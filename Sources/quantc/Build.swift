@@ -7,7 +7,7 @@ struct BuildCommand: ParsableCommand {
         commandName: "build",
         abstract: "Build what a recipe file describes (model, data, options, target, outputs, accuracy gate).",
         discussion: """
-        The recipe is JSON; relative paths are relative to its folder (README, "Recipe files"). \
+        The recipe is JSON; relative paths are relative to its folder (README, "Recipe files: quantc build"). \
         --print-deps lists every file the build reads, one per line, and builds nothing; \
         -MF FILE writes a Make depfile (outputs: inputs), atomically. A failed gate exits 3 and \
         writes nothing. Anything wrong inside the recipe is bad input (exit 65).
@@ -20,7 +20,7 @@ struct BuildCommand: ParsableCommand {
     @Flag(help: "Print every input file the build reads, one per line, and exit without building.")
     var printDeps = false
 
-    @Option(name: .customLong("MF", withSingleDash: true), help: "Write a Make depfile listing the outputs and every input file.")
+    @Option(name: .customLong("MF", withSingleDash: true), help: ArgumentHelp("Write a Make depfile listing the outputs and every input file.", valueName: "FILE"))
     var depfile: String?
 
     @Option(help: "Resolve relative output paths against this folder instead of the recipe's.")
