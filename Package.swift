@@ -6,6 +6,10 @@ let package = Package(
     products: [
         .executable(name: "quantc", targets: ["quantc"]),
         .library(name: "QuantCIR", targets: ["IR", "ONNX", "Passes"]),
+        // The quantization flow as a library: what `quantc quantize` and `quantc build` run.
+        .library(name: "QuantCKit", targets: ["QuantCKit"]),
+        // Builds a target's *.recipe.json files with `quantc build` (tools/examples/embed).
+        .plugin(name: "QuantCBuildPlugin", targets: ["QuantCBuildPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,14 +46,17 @@ let package = Package(
         .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN"], path: "Passes"),
         // The quantization report: per-layer table and report.json.
         .target(name: "Report", dependencies: ["IR", "Passes"], path: "Sources/Report"),
+        // Import, pipeline, data sources, QDQ export, report and recipes behind one API.
+        .target(name: "QuantCKit", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "Report"], path: "Sources/QuantCKit"),
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX", "Interpreter", "Passes", "Report", "GCN", "Artifact", "OpenCLRuntime",
+                "IR", "ONNX", "Interpreter", "Passes", "Report", "QuantCKit", "GCN", "Artifact", "OpenCLRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
         ),
+        .plugin(name: "QuantCBuildPlugin", capability: .buildTool(), dependencies: ["quantc"], path: "Plugins/QuantCBuildPlugin"),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
         .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter"], path: "Tests/InterpreterTests"),
         .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "GCN"], path: "Tests/PassesTests"),

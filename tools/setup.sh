@@ -13,6 +13,7 @@ apt_pkgs=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libopenblas-dev zlib1g-dev
   ocl-icd-opencl-dev pocl-opencl-icd clang-15
   chromium fonts-dejavu-core fonts-liberation2 time
+  cmake make
 )
 # A Debian python3 without ensurepip cannot create venvs; pyenv's can.
 if command -v python3 >/dev/null && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then

@@ -33,6 +33,7 @@ fi
 run_stage operators .venv/bin/python tools/conformance_ops.py --check --report .cache/conformance_ops.md
 run_stage quantization .venv/bin/python tools/compare_ort.py --check
 run_stage exec .venv/bin/python tools/verify_artifacts.py --hand-built --samples 64
+run_stage integrations tools/test_integrations.sh
 stage="(done)"
 echo
 echo "==> all stages passed"

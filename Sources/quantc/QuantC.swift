@@ -4,6 +4,7 @@ import IR
 import Interpreter
 import ONNX
 import Report
+import QuantCKit
 
 @main
 struct QuantC: ParsableCommand {
@@ -11,13 +12,14 @@ struct QuantC: ParsableCommand {
         commandName: "quantc",
         abstract: "Quantize ONNX models for AMD GCN GPUs and explain the precision of every layer.",
         discussion: """
-        Exit status: 0 success, 3 no model swept by `quantize --max-drop` is within the allowed \
-        drop (the best one is written), 64 usage error, 65 bad input (model or data), \
+        Exit status: 0 success, 3 accuracy gate failed (no model swept by `quantize --max-drop` is \
+        within the allowed drop: the best one is written; or a `build` recipe's gate: nothing is \
+        written), 64 usage error, 65 bad input (model, data or recipe), \
         69 a needed tool or device is missing (clang-15 for gcn-check, an OpenCL platform or device for exec and devices), \
         73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [QuantizeCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self,
+        subcommands: [QuantizeCommand.self, BuildCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self,
                       GCNCheck.self, Exec.self, DevicesCommand.self]
     )
 }
@@ -45,6 +47,8 @@ enum ExitStatus: Int32 {
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
+    } catch let e as QuantCError {
+        fail(e.message, ExitStatus(e.kind))
     } catch let e as ImportError {
         fail(e.description, .badInput)
     } catch let e as ExportError {
@@ -59,6 +63,19 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw e
     } catch {
         fail("internal error: \(error)", .internalError)
+    }
+}
+
+extension ExitStatus {
+    /// The documented exit status of a library error.
+    init(_ kind: QuantCError.Kind) {
+        switch kind {
+        case .usage: self = .usage
+        case .badInput: self = .badInput
+        case .cannotWrite: self = .cannotWrite
+        case .gateFailed: self = .dropNotMet
+        case .internalError: self = .internalError
+        }
     }
 }
 

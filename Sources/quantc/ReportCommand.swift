@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IR
 import Report
+import QuantCKit
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct ReportCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        if let html { try QuantizeCommand.checkWritable(html) }
+        if let html { do { try QuantizationOutputs.checkWritable(html) } catch { fail(error.message, ExitStatus(error.kind)) } }
         let r: QuantizationReport
         do { r = try QuantizationReport.load(path: report) } catch { fail(error.description, .badInput) }
         var order: [Int]?

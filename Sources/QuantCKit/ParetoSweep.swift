@@ -5,28 +5,42 @@ import ONNX
 import Passes
 import Report
 
-/// The outcome of `quantize --pareto`: every measured point, the model returned,
-/// and whether `--max-drop` was met.
-struct Sweep {
-    var chosen: Model
-    var points: [ParetoPoint]
-    var notes: [String]
-    var unmet: Bool
-    var best: ParetoPoint
+/// The outcome of the budget sweep: every measured point, the model returned,
+/// and whether `maxDrop` was met.
+public struct Sweep: Sendable {
+    /// The model returned: the `maxDrop` point, else the `budget` point, else uniform int8.
+    public var chosen: Model
+    /// Float first, then every quantized point.
+    public var points: [ParetoPoint]
+    /// What the sweep chose and how well its prediction held.
+    public var notes: [String]
+    /// True when `maxDrop` was given and no point is within it (``chosen`` is then the best).
+    public var unmet: Bool
+    /// The point with the best metric.
+    public var best: ParetoPoint
     /// The passes after calibration that produced the chosen model.
-    var stages: String
+    public var stages: String
 }
 
-extension QuantizeCommand {
-    var paretoPath: String { (output.hasSuffix(".onnx") ? String(output.dropLast(5)) : output) + ".pareto.csv" }
+/// `quantize --pareto`: sweeps weight budgets and measures every point end to end.
+struct ParetoSweep {
+    var options: QuantizeOptions
+    /// The float model's file, for the float point's size.
+    var modelPath: String
+    var keep: [String] { options.keep }
+    var budget: String? { options.budget }
+    var solver: String? { options.solver }
+    var maxDrop: Double? { options.maxDrop }
+    var threads: Int { options.threads }
+    var model: String { modelPath }
 
     /// Sweeps weight budgets from the smallest the candidate formats allow up to uniform int8's
     /// size in six steps (plus --budget), and adds uniform int8, uniform int4/g128 and float.
     /// Each point is allocated, rounded (RTN), written as QDQ and measured end to end on `feed`.
     /// `base` is the calibrated float model (ranges chosen); `seconds` of a point count its
     /// passes and export after calibration (the sensitivity pass included for mixed points).
-    func runSweep(base: Model, original: Model, context: PassContext, feed: SampleFeed, labels: [Int64]?, limit: Int) throws -> Sweep {
-        let batch = Self.evaluationBatch(original.graph.runtimeInputs)
+    func run(base: Model, original: Model, context: PassContext, feed: SampleFeed, labels: [Int64]?, limit: Int) throws -> Sweep {
+        let batch = Quantizer.evaluationBatch(original.graph.runtimeInputs)
         func run(_ text: String, on model: Model) throws -> Model {
             var manager = PassManager(passes: try PassRegistry.pipeline(text))
             manager.context = context
@@ -36,7 +50,7 @@ extension QuantizeCommand {
         }
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
         let t0 = now()
-        let scored = try run("quantize(weights=int8,reduce-range=true)," + Self.sensitivityStage, on: base)
+        let scored = try run("quantize(weights=int8,reduce-range=true)," + QuantizeOptions.sensitivityStage, on: base)
         let sensitivitySeconds = now() - t0
         let shapes = scored.quantization.layers.map { base.graph.initializers[$0.weight]!.shape }
         let weights = shapes.reduce(0) { $0 + $1.reduce(1, *) }
@@ -97,8 +111,9 @@ extension QuantizeCommand {
                                       predicted: predicted, seconds: seconds))
             models.append(q)
         }
-        let scratch = output + ".sweep.tmp"
-        defer { unlink(scratch) }
+        // Each point is written once to measure its file size.
+        let scratch = NSTemporaryDirectory() + "/quantc-sweep-\(getpid())-\(UInt64(DispatchTime.now().uptimeNanoseconds)).onnx"
+        defer { unlink(scratch); unlink(scratch + ".data") }
         func produce(_ label: String, _ text: String, from start: Model, budget: String?, extraSeconds: Double = 0) throws {
             let t = now()
             var q = try run(text, on: start)
@@ -106,17 +121,17 @@ extension QuantizeCommand {
             q.producerVersion = QuantCInfo.version
             try ONNXExporter.write(q, to: scratch)
             let seconds = now() - t + extraSeconds
-            stages.append(start.quantization.sensitivities.isEmpty ? text : "quantize(weights=int8,reduce-range=true),\(Self.sensitivityStage),\(text)")
-            try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: Self.fileSize(scratch))
+            stages.append(start.quantization.sensitivities.isEmpty ? text : "quantize(weights=int8,reduce-range=true),\(QuantizeOptions.sensitivityStage),\(text)")
+            try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: fileSize(scratch))
         }
         try produce("int8", "quantize(weights=int8,reduce-range=true),insert-qdq", from: base, budget: nil)
         try produce("int4/g128 rtn", "quantize(weights=int4,granularity=per-group,group=128),insert-qdq", from: base, budget: nil)
         for b in budgets {
-            try produce("mixed \(b)", Self.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + ",insert-qdq",
+            try produce("mixed \(b)", QuantizeOptions.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + ",insert-qdq",
                         from: scored, budget: b, extraSeconds: sensitivitySeconds)
         }
         let floatPoint = ParetoPoint(label: "float", source: "float", averageBits: 32, weightBytes: weights * 4,
-                                     fileBytes: Self.fileSize(model), metricName: metricName, metric: floatMetric, sqnr: nil)
+                                     fileBytes: fileSize(model), metricName: metricName, metric: floatMetric, sqnr: nil)
 
         // The point returned.
         let quantized = points.indices
@@ -126,7 +141,7 @@ extension QuantizeCommand {
         var notes: [String] = []
         if let maxDrop {
             if metricName == "output SQNR dB" {
-                fail("--max-drop needs a task metric: give --test with --labels, or a model with class-score outputs", .usage)
+                throw QuantCError(.usage, "max-drop needs a task metric: give test data with labels, or a model with class-score outputs")
             }
             let within = quantized.filter { floatMetric - points[$0].metric <= maxDrop + 1e-9 }
             if let smallest = within.min(by: { (points[$0].weightBytes, -points[$0].metric) < (points[$1].weightBytes, -points[$1].metric) }) {
@@ -160,7 +175,17 @@ extension QuantizeCommand {
         return Sweep(chosen: model, points: [floatPoint] + points, notes: notes, unmet: unmet, best: points[best], stages: stages[chosen])
     }
 
-    static func csv(_ points: [ParetoPoint]) -> String {
+}
+
+/// The size of the file at `path`, 0 when it cannot be read.
+func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : 0
+}
+
+extension Sweep {
+    /// The points as CSV, one row per point (`OUT.pareto.csv`).
+    public static func csv(_ points: [ParetoPoint]) -> String {
         func num(_ v: Double?) -> String { v.map { String(format: "%.6g", $0) } ?? "" }
         var lines = ["label,source,budget,average_bits,weight_bytes,file_bytes,metric_name,metric,sqnr_db,predicted,seconds,chosen"]
         for p in points {
@@ -171,12 +196,14 @@ extension QuantizeCommand {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func describe(_ p: ParetoPoint) -> String {
+    /// One line describing a point.
+    public static func describe(_ p: ParetoPoint) -> String {
         String(format: "%@: %.3f bits per weight, %d weight bytes, %@ %.2f", p.label, p.averageBits, p.weightBytes, p.metricName, p.metric)
             + (p.sqnr.map { String(format: ", SQNR %.1f dB", $0) } ?? "")
     }
 
-    static func paretoTable(_ points: [ParetoPoint]) -> String {
+    /// The points as a text table, the chosen one marked.
+    public static func table(_ points: [ParetoPoint]) -> String {
         var rows: [[String]] = [["point", "bits/w", "weight bytes", "file bytes", points.first?.metricName ?? "metric", "SQNR", "predicted Σ Ω", "seconds", ""]]
         for p in points {
             rows.append([p.label, String(format: "%.3f", p.averageBits), "\(p.weightBytes)", p.fileBytes.map(String.init) ?? "-",
