@@ -5,6 +5,7 @@ let package = Package(
     name: "quantc",
     products: [
         .executable(name: "quantc", targets: ["quantc"]),
+        .executable(name: "quantc-fuzz", targets: ["quantc-fuzz"]),
         .library(name: "QuantCIR", targets: ["IR", "ONNX", "Passes"]),
     ],
     dependencies: [
@@ -38,6 +39,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
+        ),
+        // The importer fuzz target (tools/fuzz.sh builds it with -sanitize=fuzzer); a plain
+        // build makes it a replay tool for fuzz inputs.
+        .executableTarget(
+            name: "quantc-fuzz",
+            dependencies: ["IR", "ONNX"],
+            path: "Sources/quantc-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
         .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter"], path: "Tests/InterpreterTests"),

@@ -13,6 +13,8 @@ public enum ImportError: Error, CustomStringConvertible, Sendable {
     case badAttribute(file: String, node: String, attribute: String, problem: String)
     case badType(file: String, value: String, problem: String)
     case invalidGraph(file: String, VerificationError)
+    /// The model asks for more than ``ImportLimits`` allow; `where` is the path to the place.
+    case limitExceeded(file: String, where: String, problem: String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,8 @@ public enum ImportError: Error, CustomStringConvertible, Sendable {
             "\(file): value '\(value)': \(problem)"
         case .invalidGraph(let file, let error):
             "\(file): \(error)"
+        case .limitExceeded(let file, let place, let problem):
+            "\(file): \(place): \(problem)"
         }
     }
 }

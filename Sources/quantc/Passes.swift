@@ -86,6 +86,10 @@ struct PipelineDebugOptions: ParsableArguments {
 
     /// With --time-passes, the manager's timing report on stderr (after `heading`, if any).
     func reportTimes(_ manager: PassManager, heading: String = "") {
-        if timePasses { FileHandle.standardError.write(Data((heading + manager.timingReport).utf8)) }
+        guard timePasses else { return }
+        // The counters of the passes this manager ran (e.g. "calibrate: 1 statistics read from cache").
+        let ran = Set(manager.timings.map(\.pass))
+        let counters = manager.context.statistics.filter { ran.contains($0.pass) }.map { "\($0.pass): \($0.value) \($0.name)\n" }
+        FileHandle.standardError.write(Data((heading + manager.timingReport + counters.joined()).utf8))
     }
 }

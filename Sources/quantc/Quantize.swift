@@ -302,7 +302,7 @@ struct QuantizeCommand: ParsableCommand {
                 floatWeightBytes: floatWeightBytes, quantizedWeightBytes: quantizedWeightBytes, notes: notes)
             r.addPrecisionAnalysis(from: m.quantization)
             var report = r
-            report.pareto = sweep?.points
+            report.pareto = sweep?.points.map { var p = $0; p.seconds = nil; return p }  // durations vary run to run
             let file = try AtomicFile(path: reportPath)
             try file.write(try report.json())
             try file.commit()
