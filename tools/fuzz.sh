@@ -4,8 +4,8 @@
 #   tools/fuzz.sh [SECONDS]
 #
 # Builds Sources/quantc-fuzz with -sanitize=fuzzer,address into .build-fuzz, seeds it with
-# the ONNX backend node-test models of the venv's onnx package, Tests/Fixtures/bad and the
-# regression corpus, and runs it. Any input that crashes, leaks, times out or runs out of
+# the ONNX backend node-test models of the venv's onnx package (tools/fuzz_seeds.py),
+# Tests/Fixtures/bad and the regression corpus, and runs it. Any input that crashes, leaks, times out or runs out of
 # memory is copied into Tests/Fixtures/fuzz-regressions/ (commit it; FuzzRegressionTests
 # replays every file there on each `swift test`) and the script exits 1.
 set -euo pipefail
@@ -15,19 +15,18 @@ seconds=${1:-60}
 scratch=.build-fuzz
 regressions=Tests/Fixtures/fuzz-regressions
 
+mkdir -p "$scratch"
 echo "fuzz: building the importer target with -sanitize=fuzzer,address"
 swift build -c release --product quantc-fuzz --scratch-path "$scratch" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DQUANTC_FUZZ -Xcc -fsanitize=address >"$scratch.log" 2>&1 \
-  || { cat "$scratch.log" >&2; echo "fuzz: build failed" >&2; exit 1; }
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DQUANTC_FUZZ -Xcc -fsanitize=address >"$scratch/build.log" 2>&1 \
+  || { tail -n 40 "$scratch/build.log" >&2; echo "fuzz: build failed" >&2; exit 1; }
 binary="$scratch/release/quantc-fuzz"
 
-# Seeds: gathered once into a folder of their own (libFuzzer takes folders, not globs).
+# Seeds, gathered once: the node-test models (tools/fuzz_seeds.py) and the malformed corpus.
 seeds="$scratch/seeds"
 if [ ! -d "$seeds" ]; then
-  mkdir -p "$seeds.tmp"
-  for f in .venv/lib/python3*/site-packages/onnx/backend/test/data/node/*/model.onnx; do
-    [ -f "$f" ] && cp "$f" "$seeds.tmp/$(basename "$(dirname "$f")").onnx"
-  done
+  rm -rf "$seeds.tmp"
+  .venv/bin/python tools/fuzz_seeds.py "$seeds.tmp"
   for f in Tests/Fixtures/bad/*/*.onnx; do
     [ -f "$f" ] && cp "$f" "$seeds.tmp/bad-$(basename "$(dirname "$f")")-$(basename "$f")"
   done

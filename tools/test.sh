@@ -19,6 +19,8 @@ trap 'rc=$?; [ $rc -eq 0 ] || echo "==> FAILED in stage [$stage] (exit $rc)" >&2
 run_stage setup tools/setup.sh
 run_stage build swift build -c release
 run_stage test swift test
+# Issue 8: a minute of importer fuzzing; a crash input lands in Tests/Fixtures/fuzz-regressions.
+run_stage fuzz tools/fuzz.sh 60
 if [ -x tools/check_bindings.sh ]; then
   run_stage bindings tools/check_bindings.sh
 else

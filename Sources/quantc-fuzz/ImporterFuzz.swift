@@ -7,7 +7,7 @@ import ONNX
 /// The importer fuzz target (issue 8 item 7).
 ///
 /// Built by `tools/fuzz.sh` with `-sanitize=fuzzer,address -DQUANTC_FUZZ`, this file is a
-/// libFuzzer target: `LLVMFuzzerTestOneInput` feeds each input to the importer as a model
+/// libFuzzer target: `LLVMFuzzerTestOneInput` (run through `LLVMFuzzerRunDriver`) feeds each input to the importer as a model
 /// file, and exports and prints what imports. Any outcome but a model or an `ImportError`
 /// (a trap, an ASan report, a stack overflow, a timeout) is a bug. Without `QUANTC_FUZZ`
 /// (a plain `swift build`) it is a replay tool: `quantc-fuzz FILE...` runs the same steps
@@ -15,7 +15,8 @@ import ONNX
 enum ImporterFuzz {
     /// A private folder for the model file: external data may only be looked up beside it.
     nonisolated(unsafe) static var folder: String = {
-        var template = Array("\(String(cString: getenv("TMPDIR") ?? strdup("/tmp")))/quantc-fuzz-XXXXXX".utf8CString)
+        let tmp = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(tmp)/quantc-fuzz-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { fatalError("mkdtemp failed") }
         return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }()
@@ -49,6 +50,22 @@ enum ImporterFuzz {
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     _ = ImporterFuzz.run(UnsafeRawBufferPointer(start: data, count: size))
     return 0
+}
+
+/// libFuzzer's entry for programs with their own main (SwiftPM renames an executable's main,
+/// so libFuzzer's own main is never linked).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+@main
+struct FuzzImporter {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput))
+    }
 }
 #else
 @main

@@ -99,6 +99,22 @@ final class ImportLimitsTests: XCTestCase {
         }
     }
 
+    /// A name with a newline and a terminal escape cannot split the error line or clear a screen.
+    func testControlCharactersInNamesAreEscaped() throws {
+        var model = try ONNXImporter.importModel(at: mlp)
+        model.graph.nodes[0].name = "evil\n\u{1b}[2J"
+        model.graph.nodes[0].inputs[0] = "ghost"
+        let dir = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("evil.onnx").path
+        try ONNXExporter.write(model, to: path)
+        XCTAssertThrowsError(try ONNXImporter.importModel(at: path)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("evil\\n\\u{1b}[2J"), text)
+            XCTAssertFalse(text.contains("\n") || text.contains("\u{1b}"), text)
+        }
+    }
+
     /// A protobuf length-delimited field (wire type 2).
     func field(_ number: Int, _ payload: [UInt8]) -> [UInt8] {
         varint(UInt64(number << 3 | 2)) + varint(UInt64(payload.count)) + payload
