@@ -31,7 +31,8 @@ final class FuzzRegressionTests: XCTestCase {
     func testEveryRegressionInputImportsOrFailsCleanly() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.regressions.path)
             .filter { $0.hasSuffix(".onnx") }.sorted()
-        XCTAssertFalse(files.isEmpty, "the regression corpus is empty")
+        // Empty until the fuzzer finds something (README.md there says how files arrive).
+        XCTAssertTrue(FileManager.default.fileExists(atPath: Self.regressions.appendingPathComponent("README.md").path))
         var outcomes: [String: Int] = [:]
         for f in files { outcomes[try replay(Self.regressions.appendingPathComponent(f)), default: 0] += 1 }
         print("fuzz regressions: \(files.count) inputs, \(outcomes)")
