@@ -18,8 +18,14 @@ enum ImporterFuzz {
         let tmp = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array("\(tmp)/quantc-fuzz-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { fatalError("mkdtemp failed") }
+        atexit { ImporterFuzz.removeFolder() }  // libFuzzer and the replay tool both end in exit()
         return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }()
+
+    static func removeFolder() {
+        unlink(folder + "/model.onnx")
+        rmdir(folder)
+    }
 
     /// Imports `bytes` as a model; returns a one-line outcome.
     static func run(_ bytes: UnsafeRawBufferPointer) -> String {
@@ -80,6 +86,7 @@ struct ReplayFuzzInputs {
             guard let m = try? MappedFile(path: f) else { print("\(f): cannot read"); continue }
             print("\(f): \(ImporterFuzz.run(m.buffer.bytes))")
         }
+        exit(0)
     }
 }
 #endif
