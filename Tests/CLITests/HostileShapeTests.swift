@@ -15,6 +15,35 @@ final class HostileShapeTests: CLITestCase {
         return path
     }
 
+    /// Operators whose output size comes from tensor values: an impossible size is an error
+    /// naming the node (exit 65), not an out-of-memory trap.
+    func testOutputSizesFromValuesAreBounded() throws {
+        let dir = try temporaryFolder()
+        let huge = Tensor(int64s: [1 << 30, 1 << 30], shape: [2], name: "s")
+        let cases: [(node: Node, initializers: [Tensor], message: String)] = [
+            (Node(name: "cos", opType: "ConstantOfShape", inputs: ["s"], outputs: ["y"]), [huge],
+             "node 'cos' (ConstantOfShape): output shape [1073741824, 1073741824] of FLOAT would need more than"),
+            (Node(name: "ex", opType: "Expand", inputs: ["one", "s"], outputs: ["y"]), [huge, Tensor(floats: [1], shape: [1], name: "one")],
+             "node 'ex' (Expand): output shape [1073741824, 1073741824] of FLOAT would need more than"),
+            (Node(name: "tile", opType: "Tile", inputs: ["one", "r"], outputs: ["y"]),
+             [Tensor(floats: [1], shape: [1], name: "one"), Tensor(int64s: [1 << 62], shape: [1], name: "r")],
+             "node 'tile' (Tile): output shape [4611686018427387904] of FLOAT would need more than"),
+            (Node(name: "range", opType: "Range", inputs: ["a", "b", "d"], outputs: ["y"]),
+             [Tensor(floats: [0], shape: [], name: "a"), Tensor(floats: [1e30], shape: [], name: "b"), Tensor(floats: [1], shape: [], name: "d")],
+             "node 'range' (Range): "),
+        ]
+        for c in cases {
+            var graph = Graph(name: "g", outputs: [ValueInfo(name: "y", type: .tensor(TensorType(.float32, nil)))], nodes: [c.node])
+            for t in c.initializers { graph.initializers[t.name] = t }
+            let path = dir.appendingPathComponent("\(c.node.name).onnx").path
+            try ONNXExporter.write(Model(graph: graph), to: path)
+            let r = try run(["run", path, "--output-dir", dir.appendingPathComponent("out").path])
+            XCTAssertEqual(r.status, 65, "\(c.node.opType): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("error: \(path): \(c.message)"), r.stderr)
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+        }
+    }
+
     func testNegativeDimsCountAsUnknown() throws {
         let dir = try temporaryFolder()
         let m = try model(inputShape: [.fixed(-1), .fixed(3)], in: dir)
