@@ -46,12 +46,15 @@ final class FaultTests: CLITestCase {
             p.standardError = FileHandle.nullDevice
             try p.run()
             Thread.sleep(forTimeInterval: delay)
+            // Mid-write: quantc holds an open temporary in the output folder (an O_TMPFILE
+            // shows in /proc as "FOLDER/#INODE (deleted)").
+            let writing = openFiles(of: p.processIdentifier).contains { $0.hasPrefix(outDir.path + "/") && $0 != out.path }
             let killed = p.isRunning
             if killed { kill(p.processIdentifier, SIGKILL) }
             p.waitUntilExit()
             let now = try Data(contentsOf: out)
             let state = now == old ? "old" : now == new ? "new" : "PARTIAL (\(now.count) bytes)"
-            outcomes.append(String(format: "%.2fs: %@ %@", delay, killed ? "killed" : "finished", state))
+            outcomes.append(String(format: "%.2fs: %@%@ %@", delay, killed ? "killed" : "finished", writing && killed ? " while writing," : "", state))
             XCTAssertTrue(state == "old" || state == "new", "after \(delay) s: \(state)")
             // Nothing beside it: the temporary had no name, so the kernel freed it.
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outDir.path), ["model.onnx"], "after \(delay) s")
@@ -59,11 +62,18 @@ final class FaultTests: CLITestCase {
                 XCTAssertEqual(state, "new")
                 break
             }
-            delay *= 1.6
+            delay *= 1.25
         }
         print("SIGKILL outcomes: " + outcomes.joined(separator: "; "))
-        XCTAssertTrue(outcomes.contains { $0.contains("killed old") }, "no kill landed while writing: \(outcomes)")
+        XCTAssertTrue(outcomes.contains { $0.contains("killed while writing, old") }, "no kill landed while writing: \(outcomes)")
         XCTAssertTrue(outcomes.last?.contains("finished new") == true, "\(outcomes)")
+    }
+
+    /// What the process's open file descriptors point at (/proc/PID/fd).
+    func openFiles(of pid: Int32) -> [String] {
+        let dir = "/proc/\(pid)/fd"
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)") }
     }
 
     /// A named temporary left by a run killed where O_TMPFILE is missing is removed by the next
