@@ -5,6 +5,7 @@ let package = Package(
     name: "quantc",
     products: [
         .executable(name: "quantc", targets: ["quantc"]),
+        .executable(name: "quantc-fuzz", targets: ["quantc-fuzz"]),
         .library(name: "QuantCIR", targets: ["IR", "ONNX", "Passes"]),
         // The quantization flow as a library: what `quantc quantize` and `quantc build` run.
         .library(name: "QuantCKit", targets: ["QuantCKit"]),
@@ -57,6 +58,14 @@ let package = Package(
             path: "Sources/quantc"
         ),
         .plugin(name: "QuantCBuildPlugin", capability: .buildTool(), dependencies: ["quantc"], path: "Plugins/QuantCBuildPlugin"),
+        // The importer fuzz target (tools/fuzz.sh builds it with -sanitize=fuzzer); a plain
+        // build makes it a replay tool for fuzz inputs.
+        .executableTarget(
+            name: "quantc-fuzz",
+            dependencies: ["IR", "ONNX"],
+            path: "Sources/quantc-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
         .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter"], path: "Tests/InterpreterTests"),
         .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "GCN"], path: "Tests/PassesTests"),

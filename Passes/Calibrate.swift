@@ -57,16 +57,33 @@ public struct Calibrate: Pass {
         guard context.samples != nil || context.randomSamples != nil else {
             throw fail("needs calibration data (--calibration DIR, or --calibration-random N for data-free calibration)")
         }
-        let key = cacheKey(model, context)
         let statistics: [String: TensorStatistics]
         var used = 0
-        if let cached = loadCache(key, context) {
-            statistics = cached.statistics
-            used = cached.samples
-            context.count("statistics read from cache")
+        if let folder = context.cacheDirectory {
+            let cache = StatisticsCache(folder: folder, key: cacheKey(model, context))
+            // Held until the statistics are stored: a parallel run of the same key waits, then reads them.
+            let lock = cache.lock()
+            defer { lock?.unlock() }
+            let found = cache.load()
+            switch found {
+            case .hit(let cached):
+                statistics = cached.statistics
+                used = cached.samples
+                context.count("statistics read from cache")
+            case .missing, .corrupt:
+                if case .corrupt(let why) = found {
+                    // On stderr, not in the notes: the report must not depend on the cache's state.
+                    FileHandle.standardError.write(Data("warning: calibrate: ignoring the cache file \(cache.path): \(why); recomputing the statistics\n".utf8))
+                }
+                (statistics, used) = try collect(model, context)
+                context.count("statistics computed")
+                if let e = cache.store(Cache(samples: used, statistics: statistics)) {
+                    FileHandle.standardError.write(Data("warning: calibrate: cannot store the statistics in the cache: \(e)\n".utf8))
+                }
+            }
         } else {
             (statistics, used) = try collect(model, context)
-            saveCache(key, Cache(samples: used, statistics: statistics), context)
+            context.count("statistics computed")
         }
         var state = model.quantization
         state.ranges = [:]
@@ -157,23 +174,6 @@ public struct Calibrate: Pass {
             h.add("random \(context.randomSamples ?? 0)")
         }
         return String(h.value, radix: 16)
-    }
-
-    func cachePath(_ key: String, _ context: PassContext) -> String? {
-        context.cacheDirectory.map { "\($0)/calibration-\(key).json" }
-    }
-
-    func loadCache(_ key: String, _ context: PassContext) -> Cache? {
-        guard let path = cachePath(key, context), let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(Cache.self, from: data)
-    }
-
-    func saveCache(_ key: String, _ cache: Cache, _ context: PassContext) {
-        guard let dir = context.cacheDirectory, let path = cachePath(key, context) else { return }
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        guard let data = try? JSONEncoder().encode(cache), let file = try? AtomicFile(path: path) else { return }
-        try? file.write(Array(data))
-        try? file.commit()
     }
 }
 

@@ -123,6 +123,14 @@ public struct PassManager {
         lines.append(String(format: "%10.4f s  100.0%%  total", total))
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// `timingReport` followed by the counters of the passes this manager ran
+    /// (e.g. "calibrate: 1 statistics read from cache").
+    public var timingAndCountersReport: String {
+        let ran = Set(timings.map(\.pass))
+        let counters = context.statistics.filter { ran.contains($0.pass) }.map { "\($0.pass): \($0.value) \($0.name)\n" }
+        return timingReport + counters.joined()
+    }
 }
 
 func monotonicSeconds() -> Double {

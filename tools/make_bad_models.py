@@ -350,6 +350,67 @@ def _bad_attribute():
     return {"model.onnx": ser(model([node], [float_init("w", FLOAT44, floats(16))]))}
 
 
+NESTING = 70  # over quantc's default ImportLimits.maxNesting (64)
+
+
+def wire_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def wire_field(number: int, payload: bytes | int) -> bytes:
+    """One protobuf field: varint (wire type 0) for ints, length-delimited (2) for bytes.
+    The nesting cases are written by hand because Python's protobuf refuses (rightly)
+    to build messages nested this deep."""
+    if isinstance(payload, int):
+        return wire_varint(number << 3) + wire_varint(payload)
+    return wire_varint(number << 3 | 2) + wire_varint(len(payload)) + payload
+
+
+@case("deep_subgraphs",
+      f"If nodes nest their then_branch graphs {NESTING} deep (quantc's limit is 64): a deeper file "
+      "would overflow the stack of a recursive decoder.",
+      ["if1", "then_branch"])
+def _deep_subgraphs():
+    inner = ser(helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="id0")], f"g{NESTING}", [], [vi("y")]))
+    for depth in range(NESTING - 1, 0, -1):
+        attribute = wire_field(1, b"then_branch") + wire_field(6, inner) + wire_field(20, 5)  # type GRAPH
+        node = wire_field(1, b"c") + wire_field(2, b"y") + wire_field(3, f"if{depth}".encode()) + wire_field(4, b"If") + wire_field(5, attribute)
+        inner = wire_field(1, node)  # a graph of one node; names and outputs left out to stay small
+    m = model([], inputs=[vi("x"), helper.make_tensor_value_info("c", TensorProto.BOOL, [])])
+    graph = m.graph.SerializeToString(deterministic=True)
+    m.ClearField("graph")
+    # ModelProto.graph (field 7): the main graph's inputs and outputs, then node if1 (field 1).
+    return {"model.onnx": ser(m) + wire_field(7, graph + wire_field(1, node))}
+
+
+@case("deep_types",
+      f"Graph input s has type sequence(sequence(...(float))) nested {NESTING} deep (quantc's limit is 64).",
+      ["s"])
+def _deep_types():
+    t = helper.make_tensor_type_proto(TensorProto.FLOAT, [4]).SerializeToString(deterministic=True)
+    for _ in range(NESTING):
+        t = wire_field(4, wire_field(1, t))  # TypeProto.sequence_type (4) → Sequence.elem_type (1)
+    s = wire_field(1, b"s") + wire_field(2, t)  # ValueInfoProto name, type
+    m = model([helper.make_node("Identity", ["x"], ["y"], name="id0")])
+    graph = m.graph.SerializeToString(deterministic=True)
+    m.ClearField("graph")
+    return {"model.onnx": ser(m) + wire_field(7, graph + wire_field(11, s))}  # GraphProto.input (11)
+
+
+@case("huge_tensor",
+      "Initializer huge declares float[2^20, 2^20, 2^12] (16 PiB, more than any machine's memory) with no data.",
+      ["huge"])
+def _huge_tensor():
+    m = identity_of("huge", 3)
+    m.graph.initializer.append(float_init("huge", [2**20, 2**20, 2**12]))
+    return {"model.onnx": ser(m)}
+
+
 # --------------------------------------------------------------------------
 # Writing, checking
 # --------------------------------------------------------------------------

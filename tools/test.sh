@@ -20,6 +20,8 @@ run_stage setup tools/setup.sh
 run_stage build swift build -c release
 run_stage test swift test
 run_stage gcn tools/check_gcn.sh Tests/Fixtures/gcn/gemv_reference.cl
+# Issue 8: a minute of importer fuzzing; a crash input lands in Tests/Fixtures/fuzz-regressions.
+run_stage fuzz tools/fuzz.sh 60
 if [ -x tools/check_bindings.sh ]; then
   run_stage bindings tools/check_bindings.sh
 else

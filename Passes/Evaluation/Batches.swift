@@ -39,7 +39,7 @@ public enum SampleFeed: Sendable {
                     guard let t = v.type?.tensorType else { continue }
                     var shape = t.shape ?? []
                     if let first = shape.first, first.value == nil { shape[0] = .fixed(n) }
-                    feed[v.name] = RandomTensor.make(TensorType(t.elementType, shape), rng: &rng)
+                    feed[v.name] = try RandomTensor.make(TensorType(t.elementType, shape), name: v.name, rng: &rng)
                 }
                 try body(feed)
                 done += n

@@ -116,7 +116,8 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Maps the regular file at `path` read-only.
     public convenience init(path: String) throws(SystemError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then rejects it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
         var st = stat()
@@ -144,6 +145,10 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
         self.code = code
     }
 
-    public var message: String { String(cString: strerror(code)) }
+    /// strerror's text, with the errno name of the write failures scripts look for.
+    public var message: String {
+        let names: [Int32: String] = [ENOSPC: "ENOSPC", EDQUOT: "EDQUOT", EROFS: "EROFS", EIO: "EIO", EFBIG: "EFBIG"]
+        return String(cString: strerror(code)) + (names[code].map { " (\($0))" } ?? "")
+    }
     public var description: String { "\(path): \(operation) failed: \(message)" }
 }

@@ -195,7 +195,7 @@ public final class Interpreter: @unchecked Sendable {
         guard dims.count == t.rank else { throw .inputMismatch(name: name, expected: declared.description, given: given) }
         for (d, n) in zip(dims, t.shape) {
             switch d {
-            case .fixed(let v) where v != n:
+            case .fixed(let v) where v >= 0 && v != n:  // negative: "unknown" to some exporters (and ONNX Runtime)
                 throw .inputMismatch(name: name, expected: declared.description, given: given)
             case .symbolic(let s):
                 if let bound = bindings[s], bound != n {

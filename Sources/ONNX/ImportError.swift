@@ -13,8 +13,27 @@ public enum ImportError: Error, CustomStringConvertible, Sendable {
     case badAttribute(file: String, node: String, attribute: String, problem: String)
     case badType(file: String, value: String, problem: String)
     case invalidGraph(file: String, VerificationError)
+    /// The model asks for more than ``ImportLimits`` allow; `where` is the path to the place.
+    case limitExceeded(file: String, where: String, problem: String)
 
+    /// One line: control characters a hostile file puts in its names (newlines, terminal
+    /// escapes) are written as escapes, so they can neither split the message nor act on a terminal.
     public var description: String {
+        var out = ""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20 || (0x7F..<0xA0).contains(u.value) || u == "\u{2028}" || u == "\u{2029}":
+                out += "\\u{\(String(u.value, radix: 16))}"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    private var text: String {
         switch self {
         case .unreadable(let file, let reason):
             "\(file): cannot read the model: \(reason)"
@@ -36,6 +55,8 @@ public enum ImportError: Error, CustomStringConvertible, Sendable {
             "\(file): value '\(value)': \(problem)"
         case .invalidGraph(let file, let error):
             "\(file): \(error)"
+        case .limitExceeded(let file, let place, let problem):
+            "\(file): \(place): \(problem)"
         }
     }
 }

@@ -15,16 +15,21 @@ import IR
 /// read when a tensor is used.
 public enum ONNXImporter {
     /// Imports, topologically sorts and verifies the model at `path`.
-    public static func importModel(at path: String) throws(ImportError) -> Model {
+    ///
+    /// `limits` bound what the file may ask for (``ImportLimits``); past them the import
+    /// fails with ``ImportError/limitExceeded(file:where:problem:)``.
+    public static func importModel(at path: String, limits: ImportLimits = .default) throws(ImportError) -> Model {
         let file: MappedFile
         do { file = try ModelFile.map(path) } catch { throw .unreadable(file: path, reason: error.message) }
         guard file.size > 0 else { throw .empty(file: path) }
         if let format = ModelFile.sniffForeignFormat(file.buffer.bytes) { throw .notONNX(file: path, format: format) }
+        var scan = LimitScan(file: path, limits: limits)
+        try scan.model(file.buffer.bytes)
         guard let proto = onnx__model_proto__unpack(nil, file.size, file.pointer!.assumingMemoryBound(to: UInt8.self)) else {
             throw .malformedProtobuf(file: path, size: file.size)
         }
         let decoded = DecodedModel(proto)
-        var reader = ProtoReader(file: path, owner: decoded, external: ExternalDataFiles(modelPath: path))
+        var reader = ProtoReader(file: path, owner: decoded, external: ExternalDataFiles(modelPath: path), limits: limits)
         var model = try reader.model(proto.pointee)
         do {
             try sortAll(&model.graph, path: [model.graph.name])
@@ -104,7 +109,7 @@ func mapMessages<T, R>(_ p: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ n
 extension ONNXImporter {
     /// Reads a serialized `TensorProto` (the `input_0.pb` files of ONNX test
     /// data sets). External data is resolved relative to the file's folder.
-    public static func importTensor(at path: String) throws(ImportError) -> Tensor {
+    public static func importTensor(at path: String, limits: ImportLimits = .default) throws(ImportError) -> Tensor {
         let file: MappedFile
         do { file = try ModelFile.map(path) } catch { throw .unreadable(file: path, reason: error.message) }
         guard file.size > 0 else { throw .empty(file: path) }
@@ -112,7 +117,7 @@ extension ONNXImporter {
             throw .badTensor(file: path, tensor: "<file>", problem: "is not a valid TensorProto")
         }
         defer { onnx__tensor_proto__free_unpacked(proto, nil) }
-        let reader = ProtoReader(file: path, owner: nil, external: ExternalDataFiles(modelPath: path))
+        let reader = ProtoReader(file: path, owner: nil, external: ExternalDataFiles(modelPath: path), limits: limits)
         let t = try reader.tensor(proto.pointee, context: "the tensor in this file")
         // The decoded message is freed on return: keep a copy of the bytes.
         switch t.data {

@@ -64,6 +64,8 @@ final class ExternalDataFiles {
         guard stat(path, &st) == 0 else {
             return .failure(.init("is missing (looked for \(path): \(String(cString: strerror(errno))))"))
         }
+        // A FIFO would block the open forever; a device is not data.
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(.init("is not a regular file")) }
         // A symlink (anywhere along the path) may lead out of the folder:
         // compare the fully resolved path with the resolved folder.
         guard let real = Self.realPath(path), let base = realFolder else {

@@ -35,6 +35,10 @@ extension ProtoReader {
         guard let byteCount = type.byteCount(elements: count) else {
             throw fail("\(shapeText) is too large to address")
         }
+        guard byteCount <= limits.maxTensorBytes else {
+            throw .limitExceeded(file: file, where: "tensor '\(label)'", problem:
+                "\(shapeText) needs \(ImportLimits.describe(bytes: byteCount)), over the limit of \(ImportLimits.describe(bytes: limits.maxTensorBytes)) (maxTensorBytes: the machine's memory by default)")
+        }
 
         if t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
             tensor.data = .bytes(try externalData(t, label: label, byteCount: byteCount, shapeText: shapeText))

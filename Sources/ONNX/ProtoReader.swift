@@ -8,6 +8,7 @@ struct ProtoReader {
     /// Owns the decoded message inline bytes point into; nil when the caller copies them.
     let owner: DecodedModel?
     let external: ExternalDataFiles
+    let limits: ImportLimits
 
     mutating func model(_ m: Onnx__ModelProto) throws(ImportError) -> Model {
         guard let g = m.graph else { throw .missingGraph(file: file) }

@@ -184,14 +184,16 @@ func fileSize(_ path: String) -> Int {
 }
 
 extension Sweep {
-    /// The points as CSV, one row per point (`OUT.pareto.csv`).
+    /// The points as CSV, one row per point (`OUT.pareto.csv`). Durations are left out (as from
+    /// the report): they differ on every run, and the files quantc writes are byte-identical
+    /// across runs (README, Determinism).
     public static func csv(_ points: [ParetoPoint]) -> String {
         func num(_ v: Double?) -> String { v.map { String(format: "%.6g", $0) } ?? "" }
-        var lines = ["label,source,budget,average_bits,weight_bytes,file_bytes,metric_name,metric,sqnr_db,predicted,seconds,chosen"]
+        var lines = ["label,source,budget,average_bits,weight_bytes,file_bytes,metric_name,metric,sqnr_db,predicted,chosen"]
         for p in points {
             lines.append([p.label, p.source, p.budget ?? "", String(format: "%.4f", p.averageBits), "\(p.weightBytes)",
                           p.fileBytes.map(String.init) ?? "", p.metricName, String(format: "%.4f", p.metric), num(p.sqnr),
-                          num(p.predicted), num(p.seconds), p.chosen ? "yes" : ""].joined(separator: ","))
+                          num(p.predicted), p.chosen ? "yes" : ""].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

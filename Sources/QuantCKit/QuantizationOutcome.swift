@@ -120,7 +120,7 @@ public struct QuantizationOutcome: Sendable {
             floatModelBytes: fileSize(modelPath), quantizedModelBytes: fileSize(outputs.model),
             floatWeightBytes: floatWeightBytes, quantizedWeightBytes: quantizedWeightBytes, notes: notes)
         r.addPrecisionAnalysis(from: m.quantization)
-        r.pareto = sweep?.points
+        r.pareto = sweep?.points.map { var p = $0; p.seconds = nil; return p }  // durations vary run to run
         return r
     }
 }

@@ -174,18 +174,18 @@ public struct Quantizer {
         let all = manager.passes
         guard let split = all.firstIndex(where: { type(of: $0).name == Calibrate.name }) else {
             try manager.run(on: &m)
-            onTimings?(manager.timingReport)
+            onTimings?(manager.timingAndCountersReport)
             return nil
         }
         manager.passes = Array(all[...split])
         try manager.run(on: &m)
-        onTimings?(manager.timingReport)
+        onTimings?(manager.timingAndCountersReport)
         let candidates = m.quantization.candidates
         var rest = manager
         rest.passes = Array(all[(split + 1)...])
         if candidates.isEmpty || rest.passes.isEmpty {
             try rest.run(on: &m)
-            onTimings?(rest.timingReport)
+            onTimings?(rest.timingAndCountersReport)
             manager = rest
             manager.passes = all
             return nil
@@ -201,7 +201,7 @@ public struct Quantizer {
             v.quantization.ranges = c.ranges
             v.quantization.candidates = []
             try trial.run(on: &v)
-            onTimings?("(ranges: \(c.method))\n" + trial.timingReport)
+            onTimings?("(ranges: \(c.method))\n" + trial.timingAndCountersReport)
             versions.append((c.method, v))
         }
         let feed: SampleFeed = calibration.map { .files($0) } ?? .random(count: 32, seed: 0x5E1EC7)
@@ -213,7 +213,7 @@ public struct Quantizer {
             m.quantization.ranges = candidates[best].ranges
             m.quantization.candidates = []
             try rest.run(on: &m)
-            onTimings?("(ranges: \(candidates[best].method), with bias correction)\n" + rest.timingReport)
+            onTimings?("(ranges: \(candidates[best].method), with bias correction)\n" + rest.timingAndCountersReport)
         } else {
             m = versions[best].model
         }

@@ -86,6 +86,7 @@ struct PipelineDebugOptions: ParsableArguments {
 
     /// With --time-passes, the manager's timing report on stderr (after `heading`, if any).
     func reportTimes(_ manager: PassManager, heading: String = "") {
-        if timePasses { FileHandle.standardError.write(Data((heading + manager.timingReport).utf8)) }
+        guard timePasses else { return }
+        FileHandle.standardError.write(Data((heading + manager.timingAndCountersReport).utf8))
     }
 }

@@ -111,7 +111,7 @@ struct Run: ParsableCommand {
             var rng = SplitMix64(seed: 0x5EED)
             for v in declared where feeds[v.name] == nil {
                 guard let t = v.type?.tensorType else { fail("input '\(v.name)' has no tensor type to generate", .badInput) }
-                feeds[v.name] = RandomTensor.make(t, rng: &rng)
+                feeds[v.name] = try RandomTensor.make(t, name: v.name, rng: &rng)
             }
         }
         return feeds

@@ -29,6 +29,9 @@ final class BadInputTests: XCTestCase {
         "external_absolute": "is an absolute path",
         "external_dotdot": "climbs out of the model's folder",
         "external_symlink": "leaves the model's folder through a symlink",
+        "deep_subgraphs": "subgraphs nest 65 deep, over the limit of 64",
+        "deep_types": "types nest 65 deep",
+        "huge_tensor": "needs 16.0 PiB, over the limit of",
     ]
 
     func testEveryCaseHasAnExpectation() throws {

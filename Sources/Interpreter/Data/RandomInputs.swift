@@ -21,9 +21,26 @@ public struct SplitMix64: Sendable {
 /// Random tensors for a declared input type: floats uniform in [−1, 1),
 /// integers in [0, 8), symbolic dims set to `symbolicSize`.
 public enum RandomTensor {
-    public static func make(_ type: TensorType, rng: inout SplitMix64, symbolicSize: Int = 1) -> RTensor {
-        let shape = (type.shape ?? []).map { $0.value ?? symbolicSize }
-        let n = shape.reduce(1, *)
+    /// Most elements generated for one input (1 GiB of floats): a hostile model may declare any shape.
+    public static let maxElements = 1 << 28
+
+    /// `name` names the input in errors. Negative dims (some exporters write -1 for "unknown",
+    /// and ONNX Runtime accepts them) count as symbolic.
+    public static func make(_ type: TensorType, name: String = "input", rng: inout SplitMix64,
+                            symbolicSize: Int = 1) throws(DataError) -> RTensor {
+        let shape = (type.shape ?? []).map { d -> Int in
+            guard let v = d.value, v >= 0 else { return symbolicSize }
+            return v
+        }
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= maxElements else {
+                throw DataError(path: "input '\(name)'", problem:
+                    "its declared shape \(shape) has more than \(maxElements) elements, too many to generate random values for")
+            }
+            n = p
+        }
         let floats = (0..<n).map { _ in Float(rng.unit() * 2 - 1) }
         let t = RTensor(floats: floats, shape: shape)
         switch type.elementType {

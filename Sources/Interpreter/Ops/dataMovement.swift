@@ -122,7 +122,16 @@ extension Ops {
             let x = try ctx.input(0)
             let repeats = try ints(try ctx.input(1), "repeats")
             guard repeats.count == x.rank else { throw OpError("repeats \(repeats) do not match rank \(x.rank)") }
-            let shape = zip(x.shape, repeats).map { $0 * $1 }
+            guard repeats.allSatisfy({ $0 >= 0 }) else { throw OpError("repeats \(repeats) has a negative entry") }
+            var shape: [Int] = []
+            for (d, r) in zip(x.shape, repeats) {
+                let (p, overflow) = d.multipliedReportingOverflow(by: r)
+                guard !overflow else { throw OpError("tiling \(x.shape) by \(repeats) overflows") }
+                shape.append(p)
+            }
+            try OutputSizeLimit.check(shape, x.type, "output shape")
+            // The source index table is Int per element too.
+            try OutputSizeLimit.check(shape, .int64, "output shape (index table)")
             let xs = Strided.strides(x.shape)
             let n = shape.reduce(1, *)
             var sources = [Int](repeating: 0, count: n)

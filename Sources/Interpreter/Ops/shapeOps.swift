@@ -78,6 +78,7 @@ extension Ops {
         OpEntry("ConstantOfShape") { ctx in
             let shape = try ints(try ctx.input(0), "shape")
             let value = ctx.attribute("value")?.tensorValue.map { RTensor($0) } ?? RTensor(floats: [0], shape: [1])
+            try OutputSizeLimit.check(shape, value.type, "output shape")
             var out = RTensor(type: value.type, shape: shape)
             let w = RTensor.stride(of: value.type)
             switch w {
@@ -105,7 +106,10 @@ extension Ops {
             let start = try ctx.input(0), limit = try ctx.input(1), delta = try ctx.input(2)
             let s = try scalar(start, "start"), l = try scalar(limit, "limit"), d = try scalar(delta, "delta")
             guard d != 0 else { throw OpError("delta must not be 0") }
-            let n = max(Int(((l - s) / d).rounded(.up)), 0)
+            let count = ((l - s) / d).rounded(.up)
+            guard count.isFinite, count < Double(Int.max / 8) else { throw OpError("Range from \(s) to \(l) by \(d) has \(count) elements") }
+            let n = max(Int(count), 0)
+            try OutputSizeLimit.check([n], .float64, "output shape")
             let values = (0..<n).map { s + Double($0) * d }
             return [RTensor(.float64, shape: [n], values: values).converted(to: start.type)]
         },
@@ -115,6 +119,7 @@ extension Ops {
             guard let shape = Broadcast.shape([x.shape, target]) else {
                 throw OpError("input shape \(x.shape) does not broadcast to \(target)")
             }
+            try OutputSizeLimit.check(shape, x.type, "output shape")
             return [Strided.copy(x, outShape: shape, offset: 0, strides: Broadcast.strides(of: x.shape, in: shape), threads: ctx.threads)]
         },
     ]
