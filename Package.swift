@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "Artifact", path: "Sources/Artifact"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
+        // Lowers a QDQ model to OpenCL C kernels, a launch plan and packed weights (issue 7).
+        .target(name: "Codegen", dependencies: ["IR", "Interpreter", "Artifact"], path: "Sources/Codegen"),
         // The pass manager and one file per pass.
         .target(name: "Passes", dependencies: ["IR", "Interpreter"], path: "Passes"),
         // The quantization report: per-layer table and report.json.
@@ -36,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX", "Interpreter", "Passes", "Report",
+                "IR", "ONNX", "Interpreter", "Passes", "Report", "Codegen", "Artifact",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
@@ -48,6 +50,7 @@ let package = Package(
         // Runs the built executable; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib"], path: "Tests/CLITests"),
         .testTarget(name: "ArtifactTests", dependencies: ["Artifact"], path: "Tests/ArtifactTests"),
+        .testTarget(name: "CodegenTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "Codegen", "Artifact"], path: "Tests/CodegenTests"),
         .testTarget(name: "ReportTests", dependencies: ["IR", "Passes", "Report"], path: "Tests/ReportTests"),
     ]
 )

@@ -16,7 +16,7 @@ struct QuantC: ParsableCommand {
         73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [QuantizeCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self]
+        subcommands: [QuantizeCommand.self, Compile.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self]
     )
 }
 

@@ -1,0 +1,78 @@
+/// Dequantize-in-registers GEMV (batch rows M small, typically 1):
+/// y[m][n] = epilogue(Σ_k x[m][k] · (q[n][k] − zp)·s + bias[n]).
+///
+/// Memory-bound on GCN, so it is written for weight bandwidth: each lane
+/// streams 16-byte (`VEC_BYTES`) chunks of a row, dequantizes them in
+/// registers, and applies the chunk's scale once after its partial dot
+/// (llama.cpp's GCN lesson, PR #10665); the `LANES = WG / ROWS` lanes of a row
+/// then reduce in LDS. A chunk never straddles two scale groups (the code
+/// generator only picks `VEC_BYTES` with `GROUP % VPC == 0`).
+///
+/// Parameters: `N`, `K`, `M`, `ROW_BYTES`, `CHUNK_SCALE` (1: a chunk lies in
+/// one scale group), `HAS_BIAS`, weight access (WeightAccess).
+/// Tuning: `WG` (work-group size), `ROWS` (rows per work-group), `VEC_BYTES`
+/// (4, 8 or 16 bytes per load). Grid: (ceil(N / ROWS) · WG, M).
+enum GEMVTemplate {
+    static let source = WeightAccessTemplate.source + #"""
+#define LANES (WG / ROWS)
+#define VPC (VEC_BYTES * 8 / W_BITS)
+#define NCHUNK (K / VPC)
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W_PARAMS
+#if HAS_BIAS
+                 , __global const float* restrict bias
+#endif
+                 EPI_PARAMS)
+{
+    __local float red[WG];
+    const int lid = qc_lid0();
+    const int r = lid / LANES, lane = lid % LANES;
+    const int n = qc_grp0() * ROWS + r;
+    const int m = qc_grp1();
+    float acc = 0.0f;
+    if (n < N) {
+        __global const uchar* wr = w + (size_t)n * ROW_BYTES;
+        __global const float* xr = x + (size_t)m * K;
+        for (int c = lane; c < NCHUNK; c += LANES) {
+            const int k0 = c * VPC;
+            float part = 0.0f;
+#if CHUNK_SCALE
+            const float sub = W_SUB(n, k0);
+#endif
+#if CHUNK_SCALE
+            #pragma unroll
+            for (int j = 0; j < VPC; ++j) part += (W_RAW(wr, k0 + j) - sub) * xr[k0 + j];
+            acc += part * W_SCALE(n, k0);
+#else
+            /* Groups shorter than a chunk: scale per element. */
+            #pragma unroll
+            for (int j = 0; j < VPC; ++j) part += (W_RAW(wr, k0 + j) - W_SUB(n, k0 + j)) * W_SCALE(n, k0 + j) * xr[k0 + j];
+            acc += part;
+#endif
+        }
+        /* The tail of a row shorter than a chunk, element by element. */
+        for (int k = NCHUNK * VPC + lane; k < K; k += LANES)
+            acc += (W_RAW(wr, k) - W_SUB(n, k)) * W_SCALE(n, k) * xr[k];
+    }
+    red[lid] = acc;
+    qc_barrier();
+    for (int s = LANES / 2; s > 0; s >>= 1) {
+        if (lane < s) red[lid] += red[lid + s];
+        qc_barrier();
+    }
+    if (lane == 0 && n < N) {
+        float v = red[lid];
+#if HAS_BIAS
+        v += bias[n];
+#endif
+        const int i = m * N + n;
+        EPILOGUE(v, i);
+        y[i] = v;
+    }
+}
+#undef LANES
+#undef VPC
+#undef NCHUNK
+
+"""# + WeightAccessTemplate.cleanup
+}
