@@ -14,7 +14,7 @@ public struct LayerShape: Hashable, Sendable {
 /// Candidate tuning configurations per launch, for the gfx803 tuner to
 /// compile and rank; the first is the code generator's default. Sizes follow
 /// GCN practice (wavefront 64; work-groups 64–256; 2–4 rows per work-group
-/// for GEMV, after llama.cpp's GCN tuning; 4×4 register tiles for GEMM).
+/// for GEMV, after llama.cpp's GCN tuning; 4×2 register tiles for GEMM (4×4 needs 82 VGPRs with an int4 epilogue: 3 waves)).
 public enum KernelCandidates {
     public static func candidates(for layer: LayerShape) -> [KernelConfig] {
         let t = layer.template
@@ -29,7 +29,7 @@ public enum KernelCandidates {
             return out
         case .gemm:
             var out: [KernelConfig] = []
-            for (tm, tn) in [(4, 4), (2, 4), (4, 2), (8, 4), (2, 2)] {
+            for (tm, tn) in [(4, 2), (2, 4), (2, 2), (4, 4), (8, 2)] {
                 for (wm, wn) in [(8, 8), (4, 16), (16, 16)] {
                     out.append(KernelConfig(template: t, parameters: ["TM": tm, "TN": tn, "WG_M": wm, "WG_N": wn, "UNROLL": 4]))
                 }

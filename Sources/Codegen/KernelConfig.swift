@@ -52,7 +52,7 @@ public struct KernelConfig: Hashable, Codable, Sendable {
     public static func defaults(_ t: TemplateKind) -> KernelConfig {
         switch t {
         case .gemv: KernelConfig(template: t, parameters: ["WG": 64, "ROWS": 2, "VEC_BYTES": 16])
-        case .gemm: KernelConfig(template: t, parameters: ["TM": 4, "TN": 4, "WG_M": 8, "WG_N": 8, "UNROLL": 4])
+        case .gemm: KernelConfig(template: t, parameters: ["TM": 4, "TN": 2, "WG_M": 8, "WG_N": 8, "UNROLL": 4])
         case .conv: KernelConfig(template: t, parameters: ["TP": 4, "TOC": 4, "WG_P": 16, "WG_OC": 4, "UNROLL": 1])
         case .depthwise: KernelConfig(template: t, parameters: ["TP": 2, "WG": 64])
         case .eltwise: KernelConfig(template: t, parameters: ["WG": 256, "VPT": 1])

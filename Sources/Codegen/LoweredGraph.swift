@@ -69,6 +69,21 @@ struct LoweredGraph {
         // Output types from the model would pin the old symbolic batch: let inference decide.
         for i in m.graph.outputs.indices { m.graph.outputs[i].type = nil }
         m.graph.valueInfo = [:]
+        // Shape inference has no rule for some operators (Gemm, Conv, …): one run of
+        // the interpreter on zeros gives every value's shape and type exactly; as
+        // value_info they also let inference fold Shape → … → Reshape chains.
+        var seen: [String: TensorType] = [:]
+        if let interpreter = try? Interpreter(model: m, threads: 1, fuse: false) {
+            var feeds: [String: RTensor] = [:]
+            for v in m.graph.runtimeInputs {
+                if let t = v.type?.tensorType, let s = t.fixedShape { feeds[v.name] = RTensor(type: t.elementType, shape: s) }
+            }
+            _ = try? interpreter.run(inputs: feeds) { value, _, tensor in seen[value] = TensorType(tensor.type, fixed: tensor.shape) }
+        }
+        let declared = Set(m.graph.inputs.map(\.name))
+        for name in seen.keys.sorted() where !declared.contains(name) && m.graph.initializers[name] == nil {
+            m.graph.valueInfo[name] = ValueInfo(name: name, type: .tensor(seen[name]!))
+        }
         graph = m.graph
         opset = m.opsetVersion(domain: "") ?? 1
         inference = ShapeInference(model: m)
@@ -76,19 +91,9 @@ struct LoweredGraph {
             if let s = t.fixedShape { shapes[name] = s }
             elementTypes[name] = t.elementType
         }
-        // Shape inference has no rule for some operators (Gemm, Conv, …): one run of
-        // the interpreter on zeros gives every value's shape and type, exactly.
-        if let interpreter = try? Interpreter(model: m, threads: 1, fuse: false) {
-            var feeds: [String: RTensor] = [:]
-            for v in m.graph.runtimeInputs {
-                if let t = v.type?.tensorType, let s = t.fixedShape { feeds[v.name] = RTensor(type: t.elementType, shape: s) }
-            }
-            var seen: [String: (ElementType, [Int])] = [:]
-            _ = try? interpreter.run(inputs: feeds) { value, _, tensor in seen[value] = (tensor.type, tensor.shape) }
-            for (name, (t, s)) in seen {
-                shapes[name] = s
-                elementTypes[name] = t
-            }
+        for (name, t) in seen {
+            shapes[name] = t.fixedShape
+            elementTypes[name] = t.elementType
         }
         graphOutputs = Set(graph.outputs.map(\.name))
         try buildNodes()

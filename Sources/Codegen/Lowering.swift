@@ -54,6 +54,13 @@ struct Lowering {
             alias(out, of: n.inputs[0])   // the value is on this grid already: Q→DQ is the identity
             return
         }
+        // The templates compute in float32; anything else (shape arithmetic left
+        // unfolded, integer tensors) runs on the host.
+        let values = n.inputs.filter { !$0.isEmpty && !g.isConstant($0) } + n.outputs.filter { !$0.isEmpty }
+        if let v = values.first(where: { g.elementTypes[$0] != .float32 }) {
+            try hostLaunch(n, reason: "'\(v)' is \(g.elementTypes[v].map(planTypeName) ?? "of unknown type"), the kernels compute in float32")
+            return
+        }
         var launch: KernelLaunch?
         do {
             launch = try anchor(n)

@@ -67,6 +67,9 @@ final class GFX803CompileTests: XCTestCase {
             XCTAssertEqual(Set(usage.keys), kernels, name)
             for (k, u) in usage.sorted(by: { $0.key < $1.key }) {
                 XCTAssertEqual(u.scratch, 0, "\(name): \(k) spills to scratch")
+                if k.hasPrefix("gemm") || k.hasPrefix("gemv") || k.hasPrefix("conv") {
+                    XCTAssertGreaterThanOrEqual(u.occupancy, 4, "\(name): \(k) has \(u.vgprs) VGPRs")
+                }
                 print("\(name): \(k): \(u.vgprs) VGPRs, occupancy \(u.occupancy)")
             }
             XCTAssertFalse(assembly.contains("s_swappc"), "\(name): a kernel calls a function")

@@ -58,8 +58,9 @@ final class PlanTests: XCTestCase {
     func testDigitsCNN() throws {
         let c = try CodegenFixtures.compile(try CodegenFixtures.quantized(try CodegenFixtures.model("digits_cnn")))
         check(c)
-        // The Q→DQ pairs after MaxPool and Flatten are identities (same grid): no launch.
-        XCTAssertEqual(templates(c), ["eltwise", "conv", "conv", "pool", "conv", "global_pool", "gemv", "softmax"])
+        // conv1 has one input channel: the depthwise path. The Q→DQ pairs after MaxPool
+        // and Flatten are identities (same grid): no launch.
+        XCTAssertEqual(templates(c), ["eltwise", "depthwise", "conv", "pool", "conv", "global_pool", "gemv", "softmax"])
         XCTAssertLessThan(c.plan.arena.peakBytes, c.report.arenaSumOfValuesBytes)
         XCTAssertTrue(c.plan.arena.values.contains { $0.aliasOf != nil }, "Flatten should alias its input")
     }
