@@ -25,7 +25,7 @@ final class CompileCommandTests: CLITestCase {
         XCTAssertEqual(fa, fb, "reruns differ")
         let manifest = try JSONSerialization.jsonObject(with: fa["manifest.json"]!) as! [String: Any]
         XCTAssertEqual(manifest["target"] as? String, "gfx803")
-        XCTAssertTrue((manifest["pipeline"] as? String ?? "").contains("calibrate(method=minmax)"), "\(manifest)")
+        XCTAssertTrue((manifest["pipeline"] as? String ?? "").contains("calibrate(method=minmax,"), "\(manifest)")
         XCTAssertEqual((manifest["files"] as? [String: String])?.count, 5)
         // Rewriting over an existing artifact replaces it.
         let r = try run(["compile", tmp.appendingPathComponent("a.qc/model.onnx").path, "--qdq", "-o", a.path])
