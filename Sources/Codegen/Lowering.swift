@@ -102,7 +102,33 @@ struct Lowering {
             root[o] = o
             available.insert(o)
         }
-        let inputs = n.inputs.filter { !$0.isEmpty && !g.isConstant($0) }.map(rootOf)
+        // The host reads constants from model.onnx's initializers; one that shape
+        // inference folded (ConstantOfShape, …) is not there, so it is copied from
+        // weights.bin into the arena by a launch of its own first.
+        var inputs: [String] = []
+        for v in n.inputs where !v.isEmpty {
+            if g.graph.initializers[v] != nil { continue }
+            if let c = g.constant(v), !available.contains(rootOf(v)) {
+                guard c.type == .float32 else {
+                    throw .unsupported(node: n.name, opType: n.op, detail: "host input '\(v)' is a folded \(planTypeName(c.type)) constant")
+                }
+                weights.addFloats("\(v).const", c.floatArray(), shape: c.shape)
+                let count = c.count
+                let cfg = KernelConfig.defaults(.stridedCopy)
+                var defines: [(String, String)] = [("COUNT", "\(count)")]
+                for k in 0..<6 { defines.append(("D\(k)", k == 5 ? "\(count)" : "1")) }
+                for k in 0..<6 { defines.append(("SS\(k)", k == 5 ? "1" : "0")) }
+                defines.append(("SRC_BASE", "0"))
+                for k in 0..<6 { defines.append(("DS\(k)", k == 5 ? "1" : "0")) }
+                defines.append(("DST_BASE", "0"))
+                emit(KernelLaunch(nodes: [], template: .stridedCopy, config: cfg, defines: defines, output: v, outputShape: c.shape,
+                                  args: [.blob("\(v).const")], global: [roundUp(max(count, 1), cfg["WG"])], local: [cfg["WG"]],
+                                  flops: 0, bytes: Double(8 * count)))
+                if g.shapes[v] == nil { g.shapes[v] = c.shape }
+                g.elementTypes[v] = .float32
+            }
+            inputs.append(rootOf(v))
+        }
         var l = KernelLaunch(nodes: n.sources, template: .eltwise, config: .defaults(.eltwise), defines: [], output: n.outputs[0],
                              outputShape: [], args: [], global: [], local: [], flops: 0, bytes: 0)
         l.host = HostCall(node: n.node.name, opType: n.op, inputs: inputs, outputs: n.outputs.filter { !$0.isEmpty }, reason: reason)
@@ -196,13 +222,11 @@ struct Lowering {
             if axis < 0 { axis += os.count }
             let outStride = Self.strides(os)
             var offset = 0
-            var first = true
+            // Each input is copied into its slice; the output lives from the first copy on.
             for input in n.inputs where !input.isEmpty {
                 let s = try g.shape(input, node: n.name)
-                var l = try copy(n, input: input, output: out, dims: s, src: Self.strides(s), srcBase: 0, dst: outStride, dstBase: offset * outStride[axis])
+                let l = try copy(n, input: input, output: out, dims: s, src: Self.strides(s), srcBase: 0, dst: outStride, dstBase: offset * outStride[axis])
                 offset += s[axis]
-                if !first { l.args.append(.arena(out)) }   // later parts keep the earlier ones alive
-                first = false
                 if s.reduce(1, *) > 0 { emit(l) }
             }
             return KernelLaunch(nodes: [], template: .stridedCopy, config: .defaults(.stridedCopy), defines: [], output: "",

@@ -17,6 +17,16 @@ enum GEMVTemplate {
 #define LANES (WG / ROWS)
 #define VPC (VEC_BYTES * 8 / W_BITS)
 #define NCHUNK (K / VPC)
+#if W_BITS == 8
+#define VPW 4
+#define WORD_VALUE(wd, j) as_float(QC_MAGIC | ((((wd) >> (8 * (j))) & 0xFFu) ^ W_FLIP))
+#elif W_BITS == 4
+#define VPW 8
+#define WORD_VALUE(wd, j) as_float(QC_MAGIC | ((((wd) >> (4 * (j))) & 0xFu) ^ W_FLIP))
+#else
+#define VPW 1
+#define WORD_VALUE(wd, j) as_float(wd)
+#endif
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W_PARAMS
 #if HAS_BIAS
@@ -39,14 +49,26 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
 #if CHUNK_SCALE
             const float sub = W_SUB(n, k0);
 #endif
-#if CHUNK_SCALE
+            /* One VEC_BYTES load per chunk (dwordx4 for 16 bytes), decoded word by word:
+               value j of a little-endian word sits at bits W_BITS·j. */
+            __global const uint* words = (__global const uint*)wr + c * (VEC_BYTES / 4);
             #pragma unroll
-            for (int j = 0; j < VPC; ++j) part += (W_RAW(wr, k0 + j) - sub) * xr[k0 + j];
+            for (int wi = 0; wi < VEC_BYTES / 4; ++wi) {
+                const uint wd = words[wi];
+                #pragma unroll
+                for (int j = 0; j < VPW; ++j) {
+                    const int k = k0 + wi * VPW + j;
+#if CHUNK_SCALE
+                    part += (WORD_VALUE(wd, j) - sub) * xr[k];
+#else
+                    /* Groups shorter than a chunk: scale per element. */
+                    part += (WORD_VALUE(wd, j) - W_SUB(n, k)) * W_SCALE(n, k) * xr[k];
+#endif
+                }
+            }
+#if CHUNK_SCALE
             acc += part * W_SCALE(n, k0);
 #else
-            /* Groups shorter than a chunk: scale per element. */
-            #pragma unroll
-            for (int j = 0; j < VPC; ++j) part += (W_RAW(wr, k0 + j) - W_SUB(n, k0 + j)) * W_SCALE(n, k0 + j) * xr[k0 + j];
             acc += part;
 #endif
         }
@@ -73,6 +95,8 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
 #undef LANES
 #undef VPC
 #undef NCHUNK
+#undef VPW
+#undef WORD_VALUE
 
 """# + WeightAccessTemplate.cleanup
 }
