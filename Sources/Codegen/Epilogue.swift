@@ -25,7 +25,11 @@ struct Epilogue: Equatable {
         /// `a op b` for + - * /, or a prelude helper of two arguments (qc_max, qc_min).
         case binary(String, Expr, Expr)
         case fakeQuant(Expr, scale: Float, zeroPoint: Float, low: Float, high: Float)
+        /// `fn(a, b, extra...)`, a prelude helper of two operands.
+        case call2(String, Expr, Expr, [Float])
     }
+    /// Quantization grids of steps computed by integer arithmetic (requantized accumulators).
+    var grids: [Int: FakeQuant] = [:]
 
     var operands: [Operand] = []
     var steps: [Step] = []
@@ -69,6 +73,8 @@ struct Epilogue: Equatable {
                 rhs = "\(fn)(\(([render(x)] + extra.map(CLiteral.float)).joined(separator: ", ")))"
             case .binary(let op, let a, let b):
                 rhs = op.count == 1 ? "\(render(a)) \(op) \(render(b))" : "\(op)(\(render(a)), \(render(b)))"
+            case .call2(let fn, let a, let b, let extra):
+                rhs = "\(fn)(\(([render(a), render(b)] + extra.map(CLiteral.float)).joined(separator: ", ")))"
             case .fakeQuant(let x, let s, let z, let lo, let hi):
                 rhs = "qc_fq(\(render(x)), \([s, z, lo, hi].map(CLiteral.float).joined(separator: ", ")))"
             }

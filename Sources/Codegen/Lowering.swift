@@ -78,6 +78,10 @@ struct Lowering {
         if n.outputs.filter({ !$0.isEmpty }).count == 1 {
             fuseEpilogue(into: &l, anchor: i)
         }
+        if [.conv, .depthwise, .gemv, .gemm].contains(l.template) {
+            integerMode(&l, n)
+        }
+        quantizedBinaries(&l.epilogue, outShape: l.outputShape)
         if l.output == out, let fq = n.fakeQuant { quantized[out] = fq }
         emit(l)
         if Self.gridPreserving.contains(n.op) || (n.op == "Resize" && l.defines.contains { $0 == ("LINEAR", "0") }) {

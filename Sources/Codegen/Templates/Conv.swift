@@ -19,9 +19,9 @@ enum ConvTemplate {
 __kernel __attribute__((reqd_work_group_size(WG_P, WG_OC, 1)))
 void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W_PARAMS
 #if HAS_BIAS
-                 , __global const float* restrict bias
+                 , __global const BIAS_T* restrict bias
 #endif
-                 EPI_PARAMS)
+                 MULT_PARAM EPI_PARAMS)
 {
     const int p0 = (qc_grp0() * WG_P + qc_lid0()) * TP;
     const int oc0 = (qc_grp1() * WG_OC + qc_lid1()) * TOC;
@@ -30,21 +30,21 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
     /* TOC divides OCG, so the tile's channels share one group. */
     const int g = oc0 / OCG;
     __global const float* xb = x + ((size_t)b * IC + (size_t)g * ICG) * (IH * IW);
-    float acc[TP][TOC];
+    ACC_T acc[TP][TOC];
     int oy[TP], ox[TP];
     #pragma unroll
     for (int t = 0; t < TP; ++t) {
         const int p = qc_imin(p0 + t, NPIX - 1);
         oy[t] = p / OW; ox[t] = p % OW;
         #pragma unroll
-        for (int j = 0; j < TOC; ++j) acc[t][j] = 0.0f;
+        for (int j = 0; j < TOC; ++j) acc[t][j] = 0;
     }
     #pragma unroll UNROLL
     for (int k = 0; k < KSZ; ++k) {
-        float xv[TP], wv[TOC];
+        ACC_T xv[TP], wv[TOC];
 #if IS_1X1
         #pragma unroll
-        for (int t = 0; t < TP; ++t) xv[t] = xb[(size_t)k * NPIX + qc_imin(p0 + t, NPIX - 1)];
+        for (int t = 0; t < TP; ++t) xv[t] = X_VAL(xb[(size_t)k * NPIX + qc_imin(p0 + t, NPIX - 1)]);
 #else
         const int ic = k / (KH * KW), r = k % (KH * KW);
         const int kh = r / KW, kw = r % KW;
@@ -52,13 +52,13 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
         for (int t = 0; t < TP; ++t) {
             const int iy = oy[t] * SH - PT + kh * DH, ix = ox[t] * SW - PL + kw * DW;
             const bool inside = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
-            xv[t] = inside ? xb[((size_t)ic * IH + iy) * IW + ix] : 0.0f;
+            xv[t] = inside ? X_VAL(xb[((size_t)ic * IH + iy) * IW + ix]) : 0;
         }
 #endif
         #pragma unroll
         for (int j = 0; j < TOC; ++j) {
             const int oc = qc_imin(oc0 + j, OC - 1);
-            wv[j] = (W_RAW(w + (size_t)oc * ROW_BYTES, k) - W_SUB(oc, k)) * W_SCALE(oc, k);
+            wv[j] = W_VAL(w + (size_t)oc * ROW_BYTES, oc, k);
         }
         #pragma unroll
         for (int t = 0; t < TP; ++t)
@@ -71,9 +71,10 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
         for (int j = 0; j < TOC; ++j) {
             const int p = p0 + t, oc = oc0 + j;
             if (p < NPIX && oc < OC) {
-                float v = acc[t][j];
 #if HAS_BIAS
-                v += bias[oc];
+                float v = FINISH(acc[t][j], bias[oc], oc);
+#else
+                float v = FINISH(acc[t][j], 0, oc);
 #endif
                 const int idx = (b * OC + oc) * NPIX + p;
                 EPILOGUE(v, idx);

@@ -11,9 +11,9 @@ enum DepthwiseTemplate {
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W_PARAMS
 #if HAS_BIAS
-                 , __global const float* restrict bias
+                 , __global const BIAS_T* restrict bias
 #endif
-                 EPI_PARAMS)
+                 MULT_PARAM EPI_PARAMS)
 {
     const int p0 = (qc_grp0() * WG + qc_lid0()) * TP;
     const int oc = qc_grp1();
@@ -22,30 +22,32 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
     const int ic = oc / OCG;
     __global const float* xc = x + ((size_t)b * IC + ic) * (IH * IW);
     __global const uchar* wr = w + (size_t)oc * ROW_BYTES;
-    float wv[KH * KW];
+    ACC_T wv[KH * KW];
     #pragma unroll
-    for (int k = 0; k < KH * KW; ++k) wv[k] = (W_RAW(wr, k) - W_SUB(oc, k)) * W_SCALE(oc, k);
+    for (int k = 0; k < KH * KW; ++k) wv[k] = W_VAL(wr, oc, k);
     #pragma unroll
     for (int t = 0; t < TP; ++t) {
         const int p = p0 + t;
         if (p < NPIX) {
             const int oy = p / OW, ox = p % OW;
-            float acc = 0.0f;
+            ACC_T acc = 0;
             #pragma unroll
             for (int kh = 0; kh < KH; ++kh) {
                 const int iy = oy * SH - PT + kh * DH;
                 #pragma unroll
                 for (int kw = 0; kw < KW; ++kw) {
                     const int ix = ox * SW - PL + kw * DW;
-                    if (iy >= 0 && iy < IH && ix >= 0 && ix < IW) acc += xc[iy * IW + ix] * wv[kh * KW + kw];
+                    if (iy >= 0 && iy < IH && ix >= 0 && ix < IW) acc += X_VAL(xc[iy * IW + ix]) * wv[kh * KW + kw];
                 }
             }
 #if HAS_BIAS
-            acc += bias[oc];
+            float v = FINISH(acc, bias[oc], oc);
+#else
+            float v = FINISH(acc, 0, oc);
 #endif
             const int idx = (b * OC + oc) * NPIX + p;
-            EPILOGUE(acc, idx);
-            y[idx] = acc;
+            EPILOGUE(v, idx);
+            y[idx] = v;
         }
     }
 }

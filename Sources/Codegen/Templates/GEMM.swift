@@ -13,28 +13,28 @@ enum GEMMTemplate {
 __kernel __attribute__((reqd_work_group_size(WG_N, WG_M, 1)))
 void KERNEL_NAME(__global float* restrict y, __global const float* restrict a, W_PARAMS
 #if HAS_BIAS
-                 , __global const float* restrict bias
+                 , __global const BIAS_T* restrict bias
 #endif
-                 EPI_PARAMS)
+                 MULT_PARAM EPI_PARAMS)
 {
     const int n0 = (qc_grp0() * WG_N + qc_lid0()) * TN;
     const int m0 = (qc_grp1() * WG_M + qc_lid1()) * TM;
     if (n0 >= N || m0 >= M) return;
-    float acc[TM][TN];
+    ACC_T acc[TM][TN];
     #pragma unroll
     for (int i = 0; i < TM; ++i)
         #pragma unroll
-        for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+        for (int j = 0; j < TN; ++j) acc[i][j] = 0;
     #pragma unroll UNROLL
     for (int k = 0; k < K; ++k) {
-        float wv[TN], av[TM];
+        ACC_T wv[TN], av[TM];
         #pragma unroll
         for (int j = 0; j < TN; ++j) {
             const int n = qc_imin(n0 + j, N - 1);
-            wv[j] = (W_RAW(w + (size_t)n * ROW_BYTES, k) - W_SUB(n, k)) * W_SCALE(n, k);
+            wv[j] = W_VAL(w + (size_t)n * ROW_BYTES, n, k);
         }
         #pragma unroll
-        for (int i = 0; i < TM; ++i) av[i] = a[(size_t)qc_imin(m0 + i, M - 1) * K + k];
+        for (int i = 0; i < TM; ++i) av[i] = X_VAL(a[(size_t)qc_imin(m0 + i, M - 1) * K + k]);
         #pragma unroll
         for (int i = 0; i < TM; ++i)
             #pragma unroll
@@ -46,9 +46,10 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict a, W
         for (int j = 0; j < TN; ++j) {
             const int m = m0 + i, n = n0 + j;
             if (m < M && n < N) {
-                float v = acc[i][j];
 #if HAS_BIAS
-                v += bias[n];
+                float v = FINISH(acc[i][j], bias[n], n);
+#else
+                float v = FINISH(acc[i][j], 0, n);
 #endif
                 const int idx = m * N + n;
                 EPILOGUE(v, idx);

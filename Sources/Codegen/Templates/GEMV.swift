@@ -17,6 +17,11 @@ enum GEMVTemplate {
 #define LANES (WG / ROWS)
 #define VPC (VEC_BYTES * 8 / W_BITS)
 #define NCHUNK (K / VPC)
+#if INT_MODE
+#define WORD_INT(x) ((int)(x))
+#else
+#define WORD_INT(x) (x)
+#endif
 #if W_BITS == 8
 #define VPW 4
 #define WORD_VALUE(wd, j) as_float(QC_MAGIC | ((((wd) >> (8 * (j))) & 0xFFu) ^ W_FLIP))
@@ -30,22 +35,22 @@ enum GEMVTemplate {
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W_PARAMS
 #if HAS_BIAS
-                 , __global const float* restrict bias
+                 , __global const BIAS_T* restrict bias
 #endif
-                 EPI_PARAMS)
+                 MULT_PARAM EPI_PARAMS)
 {
-    __local float red[WG];
+    __local ACC_T red[WG];
     const int lid = qc_lid0();
     const int r = lid / LANES, lane = lid % LANES;
     const int n = qc_grp0() * ROWS + r;
     const int m = qc_grp1();
-    float acc = 0.0f;
+    ACC_T acc = 0;
     if (n < N) {
         __global const uchar* wr = w + (size_t)n * ROW_BYTES;
         __global const float* xr = x + (size_t)m * K;
         for (int c = lane; c < NCHUNK; c += LANES) {
             const int k0 = c * VPC;
-            float part = 0.0f;
+            ACC_T part = 0;
 #if CHUNK_SCALE
             const float sub = W_SUB(n, k0);
 #endif
@@ -59,14 +64,14 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
                 for (int j = 0; j < VPW; ++j) {
                     const int k = k0 + wi * VPW + j;
 #if CHUNK_SCALE
-                    part += (WORD_VALUE(wd, j) - sub) * xr[k];
+                    part += WORD_INT(WORD_VALUE(wd, j) - sub) * X_VAL(xr[k]);
 #else
                     /* Groups shorter than a chunk: scale per element. */
                     part += (WORD_VALUE(wd, j) - W_SUB(n, k)) * W_SCALE(n, k) * xr[k];
 #endif
                 }
             }
-#if CHUNK_SCALE
+#if CHUNK_SCALE && !INT_MODE
             acc += part * W_SCALE(n, k0);
 #else
             acc += part;
@@ -74,7 +79,7 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
         }
         /* The tail of a row shorter than a chunk, element by element. */
         for (int k = NCHUNK * VPC + lane; k < K; k += LANES)
-            acc += (W_RAW(wr, k) - W_SUB(n, k)) * W_SCALE(n, k) * xr[k];
+            acc += W_VAL(wr, n, k) * X_VAL(xr[k]);
     }
     red[lid] = acc;
     qc_barrier();
@@ -83,9 +88,10 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
         qc_barrier();
     }
     if (lane == 0 && n < N) {
-        float v = red[lid];
 #if HAS_BIAS
-        v += bias[n];
+        float v = FINISH(red[lid], bias[n], n);
+#else
+        float v = FINISH(red[lid], 0, n);
 #endif
         const int i = m * N + n;
         EPILOGUE(v, i);
@@ -95,6 +101,7 @@ void KERNEL_NAME(__global float* restrict y, __global const float* restrict x, W
 #undef LANES
 #undef VPC
 #undef NCHUNK
+#undef WORD_INT
 #undef VPW
 #undef WORD_VALUE
 

@@ -7,6 +7,9 @@
 enum PreludeTemplate {
     static let source = #"""
 /* ---- quantc prelude ---------------------------------------------------- */
+/* No contraction of a*b+c into fma: the quantized arithmetic below mirrors the
+   reference's separately rounded products and sums (fma only where it fuses). */
+#pragma OPENCL FP_CONTRACT OFF
 #define QC_MAGIC 0x4B000000u
 /* 2^23: as_float(QC_MAGIC | n) - QC_TWO23 == n for n < 2^23 (integer to float
    without v_cvt_f32_u32; GCN practice, see docs). */
@@ -48,6 +51,34 @@ static inline float qc_exp(float x) { return __builtin_exp2f(x * 1.4426950408889
    (clamp(rint(x / s) + zp, lo, hi) - zp) · s, rint = round half to even. */
 static inline float qc_fq(float x, float s, float zp, float lo, float hi) {
     return (qc_clamp(__builtin_rintf(x / s) + zp, lo, hi) - zp) * s;
+}
+
+/* Requantization of an integer accumulator already scaled to output steps
+   (ONNX Runtime's MlasRequantizeOutput), then dequantized: lo/hi are the output
+   range less the zero point. */
+static inline float qc_requant(float v, float lo, float hi, float s) {
+    return __builtin_rintf(qc_clamp(v, lo, hi)) * s;
+}
+
+/* QLinearMul (ONNX Runtime's MlasQLinearMulKernel) on dequantized operands:
+   c = round(float((a - zA)(b - zB)) · (sA·sB/sC) + zC), saturated, dequantized. */
+static inline float qc_qlmul(float a, float b, float sa, float sb, float ratio, float zc, float lo, float hi, float sc) {
+    const float p = __builtin_rintf(a / sa) * __builtin_rintf(b / sb);
+    const float v = p * ratio + zc;
+    return (qc_clamp(__builtin_rintf(v), lo, hi) - zc) * sc;
+}
+/* QLinearAdd (MlasQLinearAddKernelAvx2Helper): with rA = sA/sC, rB = sB/sC and
+   f = zC - (rA·zA + rB·zB), c = round(fma(qa, rA, fma(qb, rB, f))); an operand
+   constant along the innermost run ("scalar", mode 1 for A, 2 for B) is folded
+   into f first with a separate product and sum. */
+static inline float qc_qladd(float a, float b, float sa, float za, float sb, float zb, float ra, float rb, float f,
+                             float mode, float zc, float lo, float hi, float sc) {
+    const float qa = __builtin_rintf(a / sa) + za, qb = __builtin_rintf(b / sb) + zb;
+    float v;
+    if (mode == 1.0f) v = __builtin_fmaf(qb, rb, f + qa * ra);
+    else if (mode == 2.0f) v = __builtin_fmaf(qa, ra, f + qb * rb);
+    else v = __builtin_fmaf(qa, ra, __builtin_fmaf(qb, rb, f));
+    return (qc_clamp(__builtin_rintf(v), lo, hi) - zc) * sc;
 }
 
 static inline float qc_relu(float x) { return __builtin_fmaxf(x, 0.0f); }

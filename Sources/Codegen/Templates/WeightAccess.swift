@@ -5,6 +5,11 @@
 /// - `W_OFF` the offset `W_FLIP` adds (128 / 8 / 0)
 /// - `W_ZP` 1 when a zero-point array is passed (asymmetric weights)
 /// - `SIDX(n, k)` index into the scale (and zero-point) array of row n, element k
+/// - `INT_MODE` 1: the layer is ONNX Runtime's QLinearConv/QLinearMatMul pattern
+///   (8-bit input on a known grid `XS`, 8-bit weights, int32 bias, quantized
+///   output): products summed exactly in int32 and requantized as
+///   float(acc + bias)·mult[n] (mult = x_scale·w_scale/y_scale), so rounding
+///   matches the reference bit for bit; 0: dequantize, fp32 accumulation.
 enum WeightAccessTemplate {
     static let source = #"""
 #if W_BITS == 8
@@ -27,6 +32,21 @@ enum WeightAccessTemplate {
 #define W_SCALE(n, k) ws[SIDX(n, k)]
 #define W_SUB(n, k) W_BASE
 #endif
+#if INT_MODE
+#define ACC_T int
+#define X_VAL(v) ((int)__builtin_rintf((v) * (1.0f / XS)))
+#define W_VAL(p, n, k) ((int)(W_RAW(p, k) - W_SUB(n, k)))
+#define BIAS_T int
+#define MULT_PARAM , __global const float* restrict mult
+#define FINISH(acc, b, n) ((float)((acc) + (b)) * mult[n])
+#else
+#define ACC_T float
+#define X_VAL(v) (v)
+#define W_VAL(p, n, k) ((W_RAW(p, k) - W_SUB(n, k)) * W_SCALE(n, k))
+#define BIAS_T float
+#define MULT_PARAM
+#define FINISH(acc, b, n) ((acc) + (b))
+#endif
 /* The weight arguments of a kernel signature. */
 #if W_BITS == 32
 #define W_PARAMS __global const uchar* restrict w
@@ -44,6 +64,12 @@ enum WeightAccessTemplate {
 #undef W_SCALE
 #undef W_SUB
 #undef W_PARAMS
+#undef ACC_T
+#undef X_VAL
+#undef W_VAL
+#undef BIAS_T
+#undef MULT_PARAM
+#undef FINISH
 
 """#
 }
