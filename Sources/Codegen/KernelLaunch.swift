@@ -16,7 +16,8 @@ struct KernelLaunch {
     /// The arena value the kernel writes (its first argument).
     var output: String
     var outputShape: [Int]
-    /// Arguments after the output, before the epilogue's operands.
+    /// Arguments after the output, before the epilogue's operands (for a host
+    /// launch: the arena values it reads).
     var args: [Arg]
     var epilogue = Epilogue()
     var global: [Int]
@@ -31,7 +32,7 @@ struct KernelLaunch {
         var r: [String] = []
         for a in args { if case .arena(let v) = a { r.append(v) } }
         for o in epilogue.operands where o.region == .arena { r.append(o.name) }
-        return r + (host?.inputs ?? [])
+        return r
     }
 }
 

@@ -109,7 +109,7 @@ struct Lowering {
         // The host reads constants from model.onnx's initializers; one that shape
         // inference folded (ConstantOfShape, …) is not there, so it is copied from
         // weights.bin into the arena by a launch of its own first.
-        var inputs: [String] = []
+        var reads: [String] = []
         for v in n.inputs where !v.isEmpty {
             if g.graph.initializers[v] != nil { continue }
             if let c = g.constant(v), !available.contains(rootOf(v)) {
@@ -131,11 +131,14 @@ struct Lowering {
                 if g.shapes[v] == nil { g.shapes[v] = c.shape }
                 g.elementTypes[v] = .float32
             }
-            inputs.append(rootOf(v))
+            reads.append(rootOf(v))
         }
         var l = KernelLaunch(nodes: n.sources, template: .eltwise, config: .defaults(.eltwise), defines: [], output: n.outputs[0],
                              outputShape: [], args: [], global: [], local: [], flops: 0, bytes: 0)
-        l.host = HostCall(node: n.node.name, opType: n.op, inputs: inputs, outputs: n.outputs.filter { !$0.isEmpty }, reason: reason)
+        // The node's own input names, in order ("" for an absent optional one): the
+        // arena lists every alias under its name.
+        l.host = HostCall(node: n.node.name, opType: n.op, inputs: n.inputs, outputs: n.outputs.filter { !$0.isEmpty }, reason: reason)
+        l.args = reads.map { .arena($0) }
         launches.append(l)
     }
 
