@@ -32,15 +32,17 @@ public enum Codegen {
         let launches = lowering.launches
 
         // Liveness of arena values over launch order.
+        // A value written in place into a Concat's output lives as that output.
+        func storage(_ v: String) -> String { lowering.views[v]?.container ?? v }
         var first: [String: Int] = [:], last: [String: Int] = [:]
         for v in graph.graph.runtimeInputs { first[v.name] = -1; last[v.name] = -1 }
         for (i, l) in launches.enumerated() {
-            let writes = l.host?.outputs ?? [l.output]
+            let writes = (l.host?.outputs ?? [l.output]).map(storage)
             for w in writes where first[w] == nil { first[w] = i }
             for w in writes { last[w] = max(last[w] ?? i, i) }
-            for r in l.arenaReads { last[r] = max(last[r] ?? i, i) }
+            for r in l.arenaReads.map(storage) { last[r] = max(last[r] ?? i, i) }
         }
-        for o in graph.graph.outputs { last[lowering.rootOf(o.name)] = launches.count }
+        for o in graph.graph.outputs { last[storage(lowering.rootOf(o.name))] = launches.count }
         func bytes(_ v: String) -> Int {
             let s = graph.shapes[v] ?? []
             let t = graph.elementTypes[v] ?? .float32
@@ -50,14 +52,19 @@ public enum Codegen {
         let memory = MemoryPlan(names.map { MemoryPlan.Item(name: $0, bytes: bytes($0), first: first[$0]!, last: last[$0] ?? first[$0]!) })
         func planValue(_ name: String) -> PlanValue {
             let r = lowering.rootOf(name)
+            let offset = lowering.views[r].map { (memory.offsets[$0.container] ?? 0) + $0.byteOffset } ?? memory.offsets[r] ?? 0
             return PlanValue(name: name, elementType: planTypeName(graph.elementTypes[r] ?? .float32), shape: graph.shapes[r] ?? [],
-                             offset: memory.offsets[r] ?? 0, bytes: bytes(r))
+                             offset: offset, bytes: bytes(r))
         }
         var arenaValues = names.map { ArenaValue(value: planValue($0), firstLaunch: first[$0]!, lastLaunch: last[$0] ?? first[$0]!) }
-        for (alias, r) in lowering.root.sorted(by: { $0.key < $1.key }) where alias != r && memory.offsets[r] != nil {
+        var aliases = lowering.root.filter { $0.key != $0.value }
+        for v in lowering.views.keys { aliases[v] = lowering.views[v]!.container }
+        for (alias, r) in aliases.sorted(by: { $0.key < $1.key }) {
+            let s = storage(r)
+            guard memory.offsets[s] != nil else { continue }
             var v = planValue(alias)
             v.shape = graph.shapes[alias] ?? v.shape
-            arenaValues.append(ArenaValue(value: v, firstLaunch: first[r]!, lastLaunch: last[r] ?? first[r]!, aliasOf: r))
+            arenaValues.append(ArenaValue(value: v, firstLaunch: first[s]!, lastLaunch: last[s] ?? first[s]!, aliasOf: r))
         }
 
         var planLaunches: [Launch] = []

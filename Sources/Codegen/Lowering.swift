@@ -15,6 +15,8 @@ struct Lowering {
     var quantized: [String: FakeQuant] = [:]
     /// Arena values already written by an emitted launch (or fed as graph inputs).
     var available: Set<String> = []
+    /// Values written in place into a slice of a Concat's output: value → (output, byte offset).
+    var views: [String: (container: String, byteOffset: Int)] = [:]
     var done: [Bool]
 
     static let aliasOps: Set<String> = ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"]
@@ -229,13 +231,28 @@ struct Lowering {
             if axis < 0 { axis += os.count }
             let outStride = Self.strides(os)
             var offset = 0
-            // Each input is copied into its slice; the output lives from the first copy on.
+            // An input whose slice is contiguous (nothing outside the axis but 1s) and
+            // 256-byte aligned, written by one kernel and read by nobody else, is
+            // written there in place (an arena view); the others are copied in.
+            let contiguous = os[..<axis].allSatisfy { $0 == 1 }
             for input in n.inputs where !input.isEmpty {
                 let s = try g.shape(input, node: n.name)
-                let l = try copy(n, input: input, output: out, dims: s, src: Self.strides(s), srcBase: 0, dst: outStride, dstBase: offset * outStride[axis])
+                let byteOffset = offset * outStride[axis] * 4
+                let r = rootOf(input)
+                let writers = launches.filter { $0.host == nil && $0.output == r }.count
+                let onlyHere = g.consumers[input]?.count == 1 && n.inputs.filter({ $0 == input }).count == 1 && root[input] == input
+                if contiguous, byteOffset % Plan.alignment == 0, writers == 1, onlyHere, views[r] == nil,
+                   !g.graphOutputs.contains(input), !g.isConstant(input), !g.graph.runtimeInputs.contains(where: { $0.name == input }) {
+                    views[r] = (out, byteOffset)
+                } else {
+                    let l = try copy(n, input: input, output: out, dims: s, src: Self.strides(s), srcBase: 0, dst: outStride,
+                                     dstBase: offset * outStride[axis])
+                    if s.reduce(1, *) > 0 { emit(l) }
+                }
                 offset += s[axis]
-                if s.reduce(1, *) > 0 { emit(l) }
             }
+            root[out] = out
+            available.insert(out)
             return KernelLaunch(nodes: [], template: .stridedCopy, config: .defaults(.stridedCopy), defines: [], output: "",
                                 outputShape: [], args: [], global: [], local: [], flops: 0, bytes: 0)
         case "Resize", "Upsample": return try resize(n)

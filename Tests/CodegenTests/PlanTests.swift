@@ -84,6 +84,13 @@ final class PlanTests: XCTestCase {
         check(c)
         let t = Set(templates(c))
         XCTAssertTrue(t.isSuperset(of: ["conv", "depthwise", "resize", "strided_copy", "pool", "global_pool", "gemv"]), "\(t)")
+        // Concat(up, r): the upsampled input is written in place into the output's first
+        // slice; r, which MaxPool reads too, is copied into the second.
+        let views = c.plan.arena.values.filter { $0.aliasOf == "cat" }
+        XCTAssertEqual(views.count, 1, "\(views.map(\.value.name))")
+        let cat = c.plan.arena.values.first { $0.value.name == "cat" }!
+        XCTAssertEqual(views.first?.value.offset, cat.value.offset)
+        XCTAssertEqual(c.plan.launches.filter { $0.nodes == ["cat"] }.count, 1)
     }
 
     func testFloatModelCompiles() throws {
