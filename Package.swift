@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "GCN", dependencies: ["Artifact"], path: "Sources/GCN"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
+        // Lowers a QDQ model to OpenCL C kernels, a launch plan and packed weights (issue 7).
+        .target(name: "Codegen", dependencies: ["IR", "Interpreter", "Artifact"], path: "Sources/Codegen"),
         // The pass manager and one file per pass.
         .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN"], path: "Passes"),
         // The quantization report: per-layer table and report.json.
@@ -52,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "quantc",
             dependencies: [
-                "IR", "ONNX", "Interpreter", "Passes", "Report", "QuantCKit", "GCN", "Artifact", "OpenCLRuntime",
+                "IR", "ONNX", "Interpreter", "Passes", "Report", "QuantCKit", "GCN", "Codegen", "Artifact", "OpenCLRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quantc"
@@ -79,6 +81,7 @@ let package = Package(
             path: "Tests/OpenCLRuntimeTests"
         ),
         .testTarget(name: "GCNTests", dependencies: ["GCN"], path: "Tests/GCNTests"),
+        .testTarget(name: "CodegenTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "Codegen", "Artifact"], path: "Tests/CodegenTests"),
         .testTarget(name: "ReportTests", dependencies: ["IR", "Passes", "Report"], path: "Tests/ReportTests"),
     ]
 )

@@ -19,8 +19,8 @@ struct QuantC: ParsableCommand {
         73 an output cannot be written, 70 internal error.
         """,
         version: QuantCVersion.string,
-        subcommands: [QuantizeCommand.self, BuildCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self, ListPasses.self, Bench.self,
-                      GCNCheck.self, Exec.self, DevicesCommand.self]
+        subcommands: [QuantizeCommand.self, Compile.self, BuildCommand.self, ReportCommand.self, Inspect.self, Run.self, Export.self, Opt.self,
+                      ListPasses.self, Bench.self, GCNCheck.self, Exec.self, DevicesCommand.self]
     )
 }
 

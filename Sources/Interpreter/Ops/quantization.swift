@@ -8,7 +8,14 @@ import IR
 
 extension Ops {
     static let quantization: [OpEntry] = [
-        OpEntry("QuantizeLinear") { ctx in
+        // Shape rules: the input's shape, in the zero point's type (uint8 without one).
+        OpEntry("QuantizeLinear", shape: { ctx in
+            guard let x = ctx.inputTypes.first ?? nil else { return [nil] }
+            var t = (ctx.inputTypes.count > 2 ? ctx.inputTypes[2]?.elementType : nil) ?? .uint8
+            if ctx.inputTypes.count <= 2, let d = ctx.node[attribute: "output_dtype"]?.intValue, let e = ElementType(rawValue: Int32(d)),
+               e != .undefined { t = e }
+            return [TensorType(t, x.shape)]
+        }) { ctx in
             if let y = try fastQuantize(ctx) { return [y] }
             let x = try ctx.input(0).converted(to: .float32)
             let scale = try ctx.input(1), zp = ctx.optionalInput(2)
@@ -32,7 +39,10 @@ extension Ops {
             }
             return [RTensor(.float64, shape: x.shape, values: q).converted(to: outType)]
         },
-        OpEntry("DequantizeLinear") { ctx in
+        OpEntry("DequantizeLinear", shape: { ctx in
+            guard let x = ctx.inputTypes.first ?? nil else { return [nil] }
+            return [TensorType((ctx.inputTypes.count > 1 ? ctx.inputTypes[1]?.elementType : nil) ?? .float32, x.shape)]
+        }) { ctx in
             if let y = try fastDequantize(ctx) { return [y] }
             let x = try ctx.input(0), scale = try ctx.input(1), zp = ctx.optionalInput(2)
             let s = scale.floatArray(), z = zp?.floatArray() ?? [Float](repeating: 0, count: s.count)

@@ -1,0 +1,159 @@
+import Artifact
+import Foundation
+import IR
+import Interpreter
+
+/// What `quantc compile` writes besides the model and manifest.
+public struct CompiledModel: Sendable {
+    public var plan: Plan
+    public var kernels: String
+    public var weights: [UInt8]
+    public var report: CodegenReport
+}
+
+public enum Codegen {
+    /// GPU targets the templates are tuned for.
+    public static let targets = ["gfx803"]
+    /// Peak fp32 FLOP/s and DRAM bytes/s of the RX 580 (gfx803), for the roofline estimate.
+    static let peakFlops = 6.17e12, peakBytes = 256e9
+
+    /// Lowers a QDQ model (as `insert-qdq` writes it) to kernels, a plan and packed weights.
+    /// `inputShapes` fixes symbolic input dimensions (a symbolic leading one defaults to 1).
+    public static func compile(_ model: Model, target: String = "gfx803", inputShapes: [String: [Int]] = [:],
+                               quantcVersion: String) throws(CodegenError) -> CompiledModel {
+        guard targets.contains(target) else { throw .unknownTarget(target, valid: targets) }
+        let graph = try LoweredGraph(model: model, inputShapes: inputShapes)
+        var lowering = Lowering(graph)
+        try lowering.run()
+        for o in graph.graph.outputs where lowering.root[o.name] == nil {
+            throw .unsupported(node: o.name, opType: "output", detail: "graph output is a constant or is never computed")
+        }
+        var source = KernelSource(target: target)
+        let launches = lowering.launches
+
+        // Liveness of arena values over launch order.
+        // A value written in place into a Concat's output lives as that output.
+        func storage(_ v: String) -> String { lowering.views[v]?.container ?? v }
+        var first: [String: Int] = [:], last: [String: Int] = [:]
+        for v in graph.graph.runtimeInputs { first[v.name] = -1; last[v.name] = -1 }
+        for (i, l) in launches.enumerated() {
+            let writes = (l.host?.outputs ?? [l.output]).map(storage)
+            for w in writes where first[w] == nil { first[w] = i }
+            for w in writes { last[w] = max(last[w] ?? i, i) }
+            for r in l.arenaReads.map(storage) { last[r] = max(last[r] ?? i, i) }
+        }
+        for o in graph.graph.outputs { last[storage(lowering.rootOf(o.name))] = launches.count }
+        func bytes(_ v: String) -> Int {
+            let s = graph.shapes[v] ?? []
+            let t = graph.elementTypes[v] ?? .float32
+            return max(1, s.reduce(1, *) * max(1, t.bitWidth / 8))
+        }
+        let names = first.keys.sorted()
+        let memory = MemoryPlan(names.map { MemoryPlan.Item(name: $0, bytes: bytes($0), first: first[$0]!, last: last[$0] ?? first[$0]!) })
+        func planValue(_ name: String) -> PlanValue {
+            let r = lowering.rootOf(name)
+            let offset = lowering.views[r].map { (memory.offsets[$0.container] ?? 0) + $0.byteOffset } ?? memory.offsets[r] ?? 0
+            return PlanValue(name: name, elementType: planTypeName(graph.elementTypes[r] ?? .float32), shape: graph.shapes[r] ?? [],
+                             offset: offset, bytes: bytes(r))
+        }
+        var arenaValues = names.map { ArenaValue(value: planValue($0), firstLaunch: first[$0]!, lastLaunch: last[$0] ?? first[$0]!) }
+        var aliases = lowering.root.filter { $0.key != $0.value }
+        for v in lowering.views.keys { aliases[v] = lowering.views[v]!.container }
+        for (alias, r) in aliases.sorted(by: { $0.key < $1.key }) {
+            let s = storage(r)
+            guard memory.offsets[s] != nil else { continue }
+            var v = planValue(alias)
+            v.shape = graph.shapes[alias] ?? v.shape
+            arenaValues.append(ArenaValue(value: v, firstLaunch: first[s]!, lastLaunch: last[s] ?? first[s]!, aliasOf: r))
+        }
+
+        var planLaunches: [Launch] = []
+        var reportLaunches: [CodegenReport.LaunchEntry] = []
+        for (i, l) in launches.enumerated() {
+            if let h = l.host {
+                planLaunches.append(Launch(nodes: l.nodes, kernel: nil, host: h))
+                reportLaunches.append(.init(index: i, kernel: nil, template: nil, nodes: l.nodes, flops: 0, bytesMoved: 0, tuning: nil,
+                                            host: h.reason))
+                continue
+            }
+            let name = source.kernel(for: l)
+            func buffer(_ a: KernelLaunch.Arg) -> KernelArgument {
+                switch a {
+                case .arena(let v):
+                    let p = planValue(v)
+                    return .buffer(region: .arena, name: v, offset: p.offset, bytes: p.bytes)
+                case .blob(let b):
+                    let w = lowering.weights.blob(b)!
+                    return .buffer(region: .weights, name: b, offset: w.offset, bytes: w.bytes)
+                }
+            }
+            var args = [buffer(.arena(l.output))] + l.args.map(buffer)
+            args += l.epilogue.operands.map { buffer($0.region == .arena ? .arena($0.name) : .blob($0.name)) }
+            let seconds = max(l.flops / peakFlops, l.bytes / peakBytes)
+            let estimate = LaunchEstimate(flops: l.flops, bytesMoved: l.bytes, predictedMicroseconds: seconds * 1e6,
+                                          bound: l.flops / peakFlops > l.bytes / peakBytes ? "compute" : "memory",
+                                          tuning: l.config.parameters)
+            planLaunches.append(Launch(nodes: l.nodes, kernel: name, arguments: args, globalSize: l.global, localSize: l.local,
+                                       estimate: estimate))
+            reportLaunches.append(.init(index: i, kernel: name, template: l.template.rawValue, nodes: l.nodes, flops: l.flops,
+                                        bytesMoved: l.bytes, tuning: l.config.parameters, host: nil))
+        }
+        let plan = Plan(quantcVersion: quantcVersion, target: target,
+                        inputs: graph.graph.runtimeInputs.map { planValue($0.name) },
+                        outputs: graph.graph.outputs.map { planValue($0.name) },
+                        arena: Arena(peakBytes: memory.peak, values: arenaValues),
+                        weights: lowering.weights.blobs, launches: planLaunches)
+        let report = CodegenReport(target: target, launches: reportLaunches, kernels: source.kernels.count,
+                                   arenaPeakBytes: memory.peak, arenaSumOfValuesBytes: memory.sumOfValues,
+                                   weightsBytes: lowering.weights.fileBytes.count, hostNodes: plan.hostNodes)
+        return CompiledModel(plan: plan, kernels: source.text, weights: lowering.weights.fileBytes, report: report)
+    }
+
+    /// JSON with sorted keys, as every artifact file is written (byte-identical reruns).
+    public static func json<T: Encodable>(_ value: T) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? Array(e.encode(value)) + [10]) ?? []
+    }
+}
+
+/// The code generator's part of `report.json`: per launch, its kernel,
+/// nodes, FLOPs and bytes moved (registers and occupancy are filled in by the
+/// gfx803 tuner), and the nodes that run on the host.
+public struct CodegenReport: Codable, Equatable, Sendable {
+    public struct LaunchEntry: Codable, Equatable, Sendable {
+        public var index: Int
+        public var kernel: String?
+        public var template: String?
+        public var nodes: [String]
+        public var flops: Double
+        public var bytesMoved: Double
+        public var tuning: [String: Int]?
+        public var vgprs: Int?
+        public var sgprs: Int?
+        public var scratchBytes: Int?
+        public var occupancy: Int?
+        /// Why the launch runs on the host, when it does.
+        public var host: String?
+        init(index: Int, kernel: String?, template: String?, nodes: [String], flops: Double, bytesMoved: Double,
+             tuning: [String: Int]?, host: String?) {
+            self.index = index
+            self.kernel = kernel
+            self.template = template
+            self.nodes = nodes
+            self.flops = flops
+            self.bytesMoved = bytesMoved
+            self.tuning = tuning
+            self.host = host
+        }
+    }
+    public var target: String
+    public var launches: [LaunchEntry]
+    public var kernels: Int
+    public var arenaPeakBytes: Int
+    public var arenaSumOfValuesBytes: Int
+    public var weightsBytes: Int
+    public var hostNodes: [String]
+    /// The quantization pipeline that produced model.onnx (set by `quantc compile`).
+    public var pipeline: String?
+}

@@ -1,0 +1,157 @@
+import Artifact
+import IR
+import Interpreter
+
+extension Lowering {
+    /// Conv with a constant weight: depthwise, 1×1 or general implicit GEMM.
+    mutating func conv(_ n: LNode) throws(CodegenError) -> KernelLaunch {
+        let s = try g.shape(n.inputs[0], node: n.name), os = try g.shape(n.outputs[0], node: n.name)
+        let ws = try g.shape(n.inputs[1], node: n.name)
+        guard s.count == 4, ws.count == 4 else { throw .unsupported(node: n.name, opType: n.op, detail: "only 2-D convolutions (NCHW) have a kernel") }
+        guard g.isConstant(n.inputs[1]) || g.dequantizedConstants[n.inputs[1]] != nil else {
+            throw .unsupported(node: n.name, opType: n.op, detail: "the weight is not a constant")
+        }
+        let groups = Int(n.node[attribute: "group"]?.intValue ?? 1)
+        let oc = ws[0], icg = ws[1], kh = ws[2], kw = ws[3]
+        let st = n.node[attribute: "strides"]?.intsValue?.map { Int($0) } ?? [1, 1]
+        let dil = n.node[attribute: "dilations"]?.intsValue?.map { Int($0) } ?? [1, 1]
+        let auto = n.node[attribute: "auto_pad"]?.stringValue ?? "NOTSET"
+        var pt = 0, pl = 0
+        if auto == "SAME_UPPER" || auto == "SAME_LOWER" {
+            func p(_ d: Int, _ k: Int) -> Int {
+                let total = max(0, (os[2 + d] - 1) * st[d] + (k - 1) * dil[d] + 1 - s[2 + d])
+                return auto == "SAME_UPPER" ? total / 2 : total - total / 2
+            }
+            pt = p(0, kh); pl = p(1, kw)
+        } else if let pads = n.node[attribute: "pads"]?.intsValue { pt = Int(pads[0]); pl = Int(pads[1]) }
+        let k = icg * kh * kw
+        let packed = try weights.pack(weight: n.inputs[1], graph: g, layout: .conv(khw: kh * kw), rows: oc, k: k, alpha: 1,
+                                      node: n.name, opType: n.op)
+        var args: [KernelLaunch.Arg] = [try arg(n.inputs[0], node: n), .blob(packed.values)]
+        if let sc = packed.scales { args.append(.blob(sc)) }
+        if let z = packed.zeroPoints { args.append(.blob(z)) }
+        let hasBias = n.inputs.count > 2 && !n.inputs[2].isEmpty
+        if hasBias {
+            guard let b = g.constant(n.inputs[2]) else { throw .unsupported(node: n.name, opType: n.op, detail: "the bias is not a constant") }
+            weights.addFloats("\(n.inputs[2]).bias", b.floatArray(), shape: [oc])
+            args.append(.blob("\(n.inputs[2]).bias"))
+        }
+        var defines: [(String, String)] = [("B", "\(s[0])"), ("IC", "\(s[1])"), ("IH", "\(s[2])"), ("IW", "\(s[3])"), ("OC", "\(oc)"),
+                                           ("OH", "\(os[2])"), ("OW", "\(os[3])"), ("KH", "\(kh)"), ("KW", "\(kw)"), ("SH", "\(st[0])"),
+                                           ("SW", "\(st[1])"), ("PT", "\(pt)"), ("PL", "\(pl)"), ("DH", "\(dil[0])"), ("DW", "\(dil[1])"),
+                                           ("GROUPS", "\(groups)"), ("HAS_BIAS", hasBias ? "1" : "0")]
+        defines += packed.defines
+        let npix = os[2] * os[3]
+        let flops = 2.0 * Double(s[0] * oc * npix * k)
+        let bytes = Double(packed.storedBytes + 4 * (s.reduce(1, *) + os.reduce(1, *)))
+        let template: TemplateKind = icg == 1 ? .depthwise : .conv
+        var cfg = Self.config(for: template, rows: oc, k: k, m: npix, groupRows: oc / groups)
+        let global: [Int], local: [Int]
+        if template == .depthwise {
+            global = [roundUp(ceilDiv(npix, cfg["TP"]), cfg["WG"]), oc, s[0]]
+            local = [cfg["WG"], 1, 1]
+        } else {
+            cfg.parameters["TOC"] = Self.largestDivisor(of: oc / groups, atMost: cfg["TOC"])
+            let is1x1 = kh == 1 && kw == 1 && st == [1, 1] && pt == 0 && pl == 0 && os[2] == s[2] && os[3] == s[3]
+            defines.append(("IS_1X1", is1x1 ? "1" : "0"))
+            global = [roundUp(ceilDiv(npix, cfg["TP"]), cfg["WG_P"]), roundUp(ceilDiv(oc, cfg["TOC"]), cfg["WG_OC"]), s[0]]
+            local = [cfg["WG_P"], cfg["WG_OC"], 1]
+        }
+        return KernelLaunch(nodes: n.sources, template: template, config: cfg, defines: defines, output: n.outputs[0], outputShape: os,
+                            args: args, global: global, local: local, flops: flops, bytes: bytes)
+    }
+
+    static func largestDivisor(of n: Int, atMost m: Int) -> Int {
+        var d = max(1, min(m, n))
+        while n % d != 0 { d -= 1 }
+        return d
+    }
+
+    /// Gemm / MatMul: with a constant weight, the dequantizing GEMV (few rows)
+    /// or GEMM; with two activations, the batched float MatMul.
+    mutating func matrix(_ n: LNode) throws(CodegenError) -> KernelLaunch {
+        let a = try g.shape(n.inputs[0], node: n.name), b = try g.shape(n.inputs[1], node: n.name)
+        let os = try g.shape(n.outputs[0], node: n.name)
+        let weightIsConstant = g.dequantizedConstants[n.inputs[1]] != nil || g.isConstant(n.inputs[1])
+        let isGemm = n.op == "Gemm"
+        if isGemm, n.node[attribute: "transA"]?.intValue ?? 0 != 0 {
+            throw .unsupported(node: n.name, opType: n.op, detail: "transA = 1 has no kernel")
+        }
+        if !weightIsConstant || b.count != 2 {
+            guard !isGemm, a.count >= 2, b.count >= 2 else {
+                throw .unsupported(node: n.name, opType: n.op, detail: "Gemm of two activations has no kernel")
+            }
+            return try batchedMatMul(n, a: a, b: b, out: os)
+        }
+        let transB = isGemm && (n.node[attribute: "transB"]?.intValue ?? 0) != 0
+        let kk = transB ? b[1] : b[0], nn = transB ? b[0] : b[1]
+        let m = a.dropLast().reduce(1, *)
+        guard a.last == kk else { throw .unsupported(node: n.name, opType: n.op, detail: "inner dimensions \(a) × \(b) differ") }
+        let alpha = isGemm ? (n.node[attribute: "alpha"]?.floatValue ?? 1) : 1
+        let packed = try weights.pack(weight: n.inputs[1], graph: g, layout: transB ? .nByK : .kByN, rows: nn, k: kk, alpha: alpha,
+                                      node: n.name, opType: n.op)
+        var args: [KernelLaunch.Arg] = [try arg(n.inputs[0], node: n), .blob(packed.values)]
+        if let sc = packed.scales { args.append(.blob(sc)) }
+        if let z = packed.zeroPoints { args.append(.blob(z)) }
+        var hasBias = false
+        if isGemm, n.inputs.count > 2, !n.inputs[2].isEmpty {
+            guard let c = g.constant(n.inputs[2]), c.count == nn || c.count == 1 else {
+                throw .unsupported(node: n.name, opType: n.op, detail: "C must be a constant of N values")
+            }
+            let beta = n.node[attribute: "beta"]?.floatValue ?? 1
+            weights.addFloats("\(n.inputs[2]).bias", Self.expand(c, to: nn).map { $0 * beta }, shape: [nn])
+            args.append(.blob("\(n.inputs[2]).bias"))
+            hasBias = true
+        }
+        var defines: [(String, String)] = [("M", "\(m)"), ("N", "\(nn)"), ("K", "\(kk)"), ("HAS_BIAS", hasBias ? "1" : "0")]
+        defines += packed.defines
+        let flops = 2.0 * Double(m * nn * kk)
+        let bytes = Double(packed.storedBytes + 4 * (m * kk + m * nn))
+        if m <= 4 {
+            var cfg = Self.config(for: .gemv, rows: nn, k: kk, m: m, groupRows: nn)
+            let vpc = cfg["VEC_BYTES"] * 8 / packed.bits
+            let chunkScale = packed.scaleIndex == "0" || packed.scaleIndex == "(n)" || Self.blockSize(packed.scaleIndex).map { $0 % vpc == 0 } ?? false
+            defines.append(("CHUNK_SCALE", chunkScale ? "1" : "0"))
+            cfg.parameters["ROWS"] = min(cfg["ROWS"], cfg["WG"])
+            return KernelLaunch(nodes: n.sources, template: .gemv, config: cfg, defines: defines, output: n.outputs[0], outputShape: os,
+                                args: args, global: [ceilDiv(nn, cfg["ROWS"]) * cfg["WG"], m], local: [cfg["WG"], 1],
+                                flops: flops, bytes: bytes)
+        }
+        let cfg = Self.config(for: .gemm, rows: nn, k: kk, m: m, groupRows: nn)
+        return KernelLaunch(nodes: n.sources, template: .gemm, config: cfg, defines: defines, output: n.outputs[0], outputShape: os,
+                            args: args, global: [roundUp(ceilDiv(nn, cfg["TN"]), cfg["WG_N"]), roundUp(ceilDiv(m, cfg["TM"]), cfg["WG_M"])],
+                            local: [cfg["WG_N"], cfg["WG_M"]], flops: flops, bytes: bytes)
+    }
+
+    /// The block size a blocked `SIDX` expression divides k by (its last "/ B").
+    static func blockSize(_ sidx: String) -> Int? {
+        guard let r = sidx.range(of: "(k) / ", options: .backwards) else { return nil }
+        return Int(sidx[r.upperBound...].prefix { $0.isNumber })
+    }
+
+    private mutating func batchedMatMul(_ n: LNode, a: [Int], b: [Int], out os: [Int]) throws(CodegenError) -> KernelLaunch {
+        let m = a[a.count - 2], k = a[a.count - 1], nn = b[b.count - 1]
+        guard b[b.count - 2] == k else { throw .unsupported(node: n.name, opType: n.op, detail: "inner dimensions \(a) × \(b) differ") }
+        let batch = os.dropLast(2).reduce(1, *)
+        let aBatch = a.dropLast(2).reduce(1, *), bBatch = b.dropLast(2).reduce(1, *)
+        guard aBatch == batch || aBatch == 1, bBatch == batch || bBatch == 1 else {
+            throw .unsupported(node: n.name, opType: n.op, detail: "batch broadcast \(a) × \(b) has no kernel")
+        }
+        return simple2(n, .matmul, [("BATCH", "\(batch)"), ("M", "\(m)"), ("N", "\(nn)"), ("K", "\(k)"),
+                                    ("A_BSTRIDE", "\(aBatch == 1 ? 0 : m * k)"), ("B_BSTRIDE", "\(bBatch == 1 ? 0 : k * nn)")],
+                       args: [try arg(n.inputs[0], node: n), try arg(n.inputs[1], node: n)], items: batch * m * nn,
+                       flops: 2.0 * Double(batch * m * nn * k), bytes: Double(4 * (aBatch * m * k + bBatch * k * nn + batch * m * nn)), shape: os)
+    }
+
+    func simple2(_ n: LNode, _ t: TemplateKind, _ defines: [(String, String)], args: [KernelLaunch.Arg], items: Int,
+                 flops: Double, bytes: Double, shape: [Int]) -> KernelLaunch {
+        let cfg = KernelConfig.defaults(t)
+        return KernelLaunch(nodes: n.sources, template: t, config: cfg, defines: defines, output: n.outputs[0], outputShape: shape,
+                            args: args, global: [roundUp(max(items, 1), cfg["WG"])], local: [cfg["WG"]], flops: flops, bytes: bytes)
+    }
+
+    /// The configuration the code generator uses for a layer: the first candidate.
+    static func config(for t: TemplateKind, rows: Int, k: Int, m: Int, groupRows: Int) -> KernelConfig {
+        KernelCandidates.candidates(for: LayerShape(template: t, m: m, n: rows, k: k)).first ?? .defaults(t)
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Artifact
+import Codegen
+import Foundation
+import IR
+import ONNX
+
+/// `quantc compile`: quantize (the `quantize` flow, into a temporary folder),
+/// then lower the QDQ model to an artifact directory for a GPU target.
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a model and compile it to an artifact for a GPU (kernels.cl, plan.json, weights.bin, manifest.json).",
+        discussion: """
+        Runs the same pipeline as `quantc quantize` (every option of quantize after the ones below is \
+        passed to it, e.g. --weights int4 or --budget 4.5bits), then writes OUT: model.onnx (the QDQ \
+        graph), kernels.cl, plan.json, weights.bin, report.json and manifest.json, atomically. With \
+        --qdq, MODEL is already a QDQ model and is compiled as it is. Valid targets: \
+        \(Codegen.targets.joined(separator: ", ")).
+        """
+    )
+
+    @Argument(help: "The ONNX model (float, or a QDQ model with --qdq).")
+    var model: String
+
+    @Option(help: "Calibration samples (as for quantize).")
+    var calibration: String?
+
+    @Option(help: "GPU target: \(Codegen.targets.joined(separator: ", ")).")
+    var target = "gfx803"
+
+    @Option(name: .shortAndLong, help: "The artifact directory to write (e.g. model.qc/).")
+    var output: String
+
+    @Flag(help: "MODEL is already quantized (a QDQ model): skip quantization.")
+    var qdq = false
+
+    @Option(help: "Fix a graph input's shape, NAME=D0xD1x… (repeatable); a symbolic leading dimension defaults to 1.")
+    var inputShape: [String] = []
+
+    @Argument(parsing: .allUnrecognized, help: "Options passed to the quantize flow.")
+    var quantizeOptions: [String] = []
+
+    func validate() throws {
+        guard Codegen.targets.contains(target) else {
+            throw ValidationError("unknown --target '\(target)'; valid targets: \(Codegen.targets.joined(separator: ", "))")
+        }
+        if qdq, calibration != nil || !quantizeOptions.isEmpty {
+            throw ValidationError("--qdq compiles MODEL as it is: quantization options (--calibration, \(quantizeOptions.joined(separator: " "))) do not apply")
+        }
+        _ = try shapes()
+    }
+
+    func shapes() throws -> [String: [Int]] {
+        var out: [String: [Int]] = [:]
+        for s in inputShape {
+            let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--input-shape '\(s)' is not NAME=D0xD1x…") }
+            let dims = parts[1].split(separator: "x").map { Int($0) }
+            guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--input-shape '\(s)': dimensions must be positive integers separated by x")
+            }
+            out[parts[0]] = dims.map { $0! }
+        }
+        return out
+    }
+
+    func run() throws {
+        let shapes = try shapes()
+        try reportingErrors {
+            let source = try readBytes(model)
+            var qdqPath = model
+            var pipeline = "none (--qdq: the model was already quantized)"
+            var temporary: String?
+            defer { if let t = temporary { try? FileManager.default.removeItem(atPath: t) } }
+            if !qdq {
+                var template = Array("\(NSTemporaryDirectory())/quantc-compile-XXXXXX".utf8CString)
+                guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+                    fail("cannot create a temporary folder", .cannotWrite)
+                }
+                let t = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                temporary = t
+                qdqPath = "\(t)/model.onnx"
+                var args = [model, "-o", qdqPath, "-q"] + quantizeOptions
+                if let calibration { args += ["--calibration", calibration] }
+                var quantize = try QuantizeCommand.parseAsRoot(args)
+                try quantize.run()
+                let reportBytes = try readBytes("\(t)/model.report.json")
+                if let object = try? JSONSerialization.jsonObject(with: Data(reportBytes)) as? [String: Any],
+                   let p = object["pipeline"] as? String {
+                    pipeline = p
+                }
+            }
+            let qdqBytes = qdqPath == model ? source : try readBytes(qdqPath)
+            let m = try ONNXImporter.importModel(at: qdqPath)
+            var compiled: CompiledModel
+            do {
+                compiled = try Codegen.compile(m, target: target, inputShapes: shapes, quantcVersion: QuantCVersion.string)
+            } catch {
+                fail("\(model): \(error)", .badInput)
+            }
+            compiled.report.pipeline = pipeline
+            let files: [String: [UInt8]] = [
+                ArtifactFile.model: qdqBytes,
+                ArtifactFile.kernels: Array(compiled.kernels.utf8),
+                ArtifactFile.plan: Codegen.json(compiled.plan),
+                ArtifactFile.weights: compiled.weights,
+                ArtifactFile.report: Codegen.json(compiled.report),
+            ]
+            let manifest = Manifest(quantcVersion: QuantCVersion.string, sourceModelSHA256: SHA256.hex(source), pipeline: pipeline,
+                                    target: target, files: [:],
+                                    sourceDateEpoch: ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int($0) })
+            do {
+                try ArtifactWriter.write(to: output, files: files, manifest: manifest)
+            } catch {
+                fail("\(error)", .cannotWrite)
+            }
+            let p = compiled.plan
+            print("\(output): \(p.launches.count) launches (\(compiled.report.kernels) kernels, \(p.hostNodes.count) on the host), "
+                  + "arena \(p.arena.peakBytes) bytes (values \(compiled.report.arenaSumOfValuesBytes)), weights \(compiled.weights.count) bytes")
+            for l in p.launches where l.host != nil { print("  host: \(l.host!.node) (\(l.host!.opType)): \(l.host!.reason)") }
+        }
+    }
+
+    private func readBytes(_ path: String) throws -> [UInt8] {
+        guard let d = FileManager.default.contents(atPath: path) else { fail("\(path): cannot read the file", .badInput) }
+        return Array(d)
+    }
+}
