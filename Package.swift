@@ -44,7 +44,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // Lowers a QDQ model to OpenCL C kernels, a launch plan and packed weights (issue 7).
-        .target(name: "Codegen", dependencies: ["IR", "Interpreter", "Artifact"], path: "Sources/Codegen"),
+        .target(name: "Codegen", dependencies: ["IR", "Interpreter", "Artifact", "GCN"], path: "Sources/Codegen"),
         // The pass manager and one file per pass.
         .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN"], path: "Passes"),
         // The quantization report: per-layer table and report.json.

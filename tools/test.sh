@@ -35,6 +35,11 @@ fi
 run_stage operators .venv/bin/python tools/conformance_ops.py --check --report .cache/conformance_ops.md
 run_stage quantization .venv/bin/python tools/compare_ort.py --check
 run_stage exec .venv/bin/python tools/verify_artifacts.py --hand-built --samples 64
+# Issue 7: compile the bundled models, run them on pocl against quantc's simulation, and check
+# every generated kernel for gfx803 (zero scratch, no calls, GEMM/GEMV at >= 4 waves per SIMD).
+rm -rf .cache/artifacts
+run_stage artifacts .venv/bin/python tools/verify_artifacts.py digits_mlp digits_cnn digits_transformer --samples 16 --work .cache/artifacts
+run_stage gcn-artifacts tools/check_gcn.sh .cache/artifacts/digits_mlp.qc .cache/artifacts/digits_cnn.qc .cache/artifacts/digits_transformer.qc
 run_stage integrations tools/test_integrations.sh
 stage="(done)"
 echo

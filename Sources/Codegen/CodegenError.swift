@@ -9,6 +9,8 @@ public enum CodegenError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A node the lowering understands but whose form it does not support.
     case unsupported(node: String, opType: String, detail: String)
     case unknownTarget(String, valid: [String])
+    /// Compiling the kernels for gfx803 with clang-15 failed.
+    case gcn(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum CodegenError: Error, CustomStringConvertible, Equatable, Sendable {
             return "--input-shape '\(i)': \(d)"
         case .unsupported(let n, let op, let d):
             return "node '\(n)' (\(op)): \(d)"
+        case .gcn(let message):
+            return "compiling the kernels for gfx803: \(message)"
         case .unknownTarget(let t, let valid):
             return "unknown target '\(t)'; valid targets: \(valid.joined(separator: ", "))"
         }

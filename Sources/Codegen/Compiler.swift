@@ -1,5 +1,6 @@
 import Artifact
 import Foundation
+import GCN
 import IR
 import Interpreter
 
@@ -14,13 +15,17 @@ public struct CompiledModel: Sendable {
 public enum Codegen {
     /// GPU targets the templates are tuned for.
     public static let targets = ["gfx803"]
-    /// Peak fp32 FLOP/s and DRAM bytes/s of the RX 580 (gfx803), for the roofline estimate.
-    static let peakFlops = 6.17e12, peakBytes = 256e9
+    /// The device the roofline estimates are for.
+    static let device = GCNDevice.gfx803
 
     /// Lowers a QDQ model (as `insert-qdq` writes it) to kernels, a plan and packed weights.
     /// `inputShapes` fixes symbolic input dimensions (a symbolic leading one defaults to 1).
+    ///
+    /// With `kernelCompiler`, every kernel is compiled for gfx803 (clang-15) and each launch's
+    /// estimate carries the compiler's registers, scratch and occupancy, and a roofline time at
+    /// that occupancy; without it, the time assumes 4 waves per SIMD (no read-out).
     public static func compile(_ model: Model, target: String = "gfx803", inputShapes: [String: [Int]] = [:],
-                               quantcVersion: String) throws(CodegenError) -> CompiledModel {
+                               quantcVersion: String, kernelCompiler: KernelCompiler? = nil) throws(CodegenError) -> CompiledModel {
         guard targets.contains(target) else { throw .unknownTarget(target, valid: targets) }
         let graph = try LoweredGraph(model: model, inputShapes: inputShapes)
         var lowering = Lowering(graph)
@@ -67,6 +72,18 @@ public enum Codegen {
             arenaValues.append(ArenaValue(value: v, firstLaunch: first[s]!, lastLaunch: last[s] ?? first[s]!, aliasOf: r))
         }
 
+        // Render every kernel first, so the whole source compiles for gfx803 in one clang run.
+        var kernelNames: [Int: String] = [:]
+        for (i, l) in launches.enumerated() where l.host == nil { kernelNames[i] = source.kernel(for: l) }
+        var resources: [String: KernelResources] = [:]
+        if let kernelCompiler {
+            do {
+                for r in try kernelCompiler.compile(source: source.text, file: "kernels.cl") { resources[r.kernel] = r }
+            } catch {
+                throw .gcn("\(error)")
+            }
+        }
+
         var planLaunches: [Launch] = []
         var reportLaunches: [CodegenReport.LaunchEntry] = []
         for (i, l) in launches.enumerated() {
@@ -76,7 +93,7 @@ public enum Codegen {
                                             host: h.reason))
                 continue
             }
-            let name = source.kernel(for: l)
+            let name = kernelNames[i]!
             func buffer(_ a: KernelLaunch.Arg) -> KernelArgument {
                 switch a {
                 case .arena(let v):
@@ -89,23 +106,40 @@ public enum Codegen {
             }
             var args = [buffer(.arena(l.output))] + l.args.map(buffer)
             args += l.epilogue.operands.map { buffer($0.region == .arena ? .arena($0.name) : .blob($0.name)) }
-            let seconds = max(l.flops / peakFlops, l.bytes / peakBytes)
-            let estimate = LaunchEstimate(flops: l.flops, bytesMoved: l.bytes, predictedMicroseconds: seconds * 1e6,
-                                          bound: l.flops / peakFlops > l.bytes / peakBytes ? "compute" : "memory",
-                                          tuning: l.config.parameters)
+            let r = resources[name]
+            let roofline = r.map { device.estimate(flops: l.flops, bytes: l.bytes, resources: $0, globalSize: l.global, localSize: l.local) }
+                ?? device.estimate(flops: l.flops, bytes: l.bytes,
+                                   occupancy: Occupancy(wavesPerSIMD: 4, wavesPerCU: 4 * device.simdsPerCU, limitedBy: .vgprs),
+                                   globalSize: l.global, localSize: l.local)
+            let estimate = LaunchEstimate(flops: l.flops, bytesMoved: l.bytes, predictedMicroseconds: roofline.seconds * 1e6,
+                                          bound: roofline.bound.rawValue, vgprs: r?.vgprs, sgprs: r?.sgprs,
+                                          scratchBytes: r?.scratchBytes, occupancy: r?.occupancy, tuning: l.config.parameters)
             planLaunches.append(Launch(nodes: l.nodes, kernel: name, arguments: args, globalSize: l.global, localSize: l.local,
                                        estimate: estimate))
-            reportLaunches.append(.init(index: i, kernel: name, template: l.template.rawValue, nodes: l.nodes, flops: l.flops,
-                                        bytesMoved: l.bytes, tuning: l.config.parameters, host: nil))
+            var entry = CodegenReport.LaunchEntry(index: i, kernel: name, template: l.template.rawValue, nodes: l.nodes, flops: l.flops,
+                                                  bytesMoved: l.bytes, tuning: l.config.parameters, host: nil)
+            entry.vgprs = r?.vgprs
+            entry.sgprs = r?.sgprs
+            entry.scratchBytes = r?.scratchBytes
+            entry.occupancy = r?.occupancy
+            entry.calls = r?.calls
+            entry.predictedMicroseconds = estimate.predictedMicroseconds
+            entry.bound = estimate.bound
+            reportLaunches.append(entry)
         }
         let plan = Plan(quantcVersion: quantcVersion, target: target,
                         inputs: graph.graph.runtimeInputs.map { planValue($0.name) },
                         outputs: graph.graph.outputs.map { planValue($0.name) },
                         arena: Arena(peakBytes: memory.peak, values: arenaValues),
                         weights: lowering.weights.blobs, launches: planLaunches)
-        let report = CodegenReport(target: target, launches: reportLaunches, kernels: source.kernels.count,
+        var report = CodegenReport(target: target, launches: reportLaunches, kernels: source.kernels.count,
                                    arenaPeakBytes: memory.peak, arenaSumOfValuesBytes: memory.sumOfValues,
                                    weightsBytes: lowering.weights.fileBytes.count, hostNodes: plan.hostNodes)
+        report.registersFromCompiler = kernelCompiler != nil
+        // Kernels run one after another on one in-order queue; host launches are not counted.
+        report.predictedLatencyMicroseconds = reportLaunches.compactMap(\.predictedMicroseconds).reduce(0, +)
+        report.memoryBoundLaunches = reportLaunches.filter { $0.bound == "memory" }.count
+        report.computeBoundLaunches = reportLaunches.filter { $0.bound == "compute" }.count
         return CompiledModel(plan: plan, kernels: source.text, weights: lowering.weights.fileBytes, report: report)
     }
 
@@ -133,6 +167,11 @@ public struct CodegenReport: Codable, Equatable, Sendable {
         public var sgprs: Int?
         public var scratchBytes: Int?
         public var occupancy: Int?
+        /// `s_swappc` calls in the kernel's gfx803 code (a defect: a built-in became a call).
+        public var calls: Int?
+        /// Roofline time on the RX 580, µs, and whether memory or compute bounds it.
+        public var predictedMicroseconds: Double?
+        public var bound: String?
         /// Why the launch runs on the host, when it does.
         public var host: String?
         init(index: Int, kernel: String?, template: String?, nodes: [String], flops: Double, bytesMoved: Double,
@@ -156,4 +195,11 @@ public struct CodegenReport: Codable, Equatable, Sendable {
     public var hostNodes: [String]
     /// The quantization pipeline that produced model.onnx (set by `quantc compile`).
     public var pipeline: String?
+    /// Whether registers and occupancy come from compiling the kernels with clang-15 for gfx803
+    /// (else the times assume 4 waves per SIMD).
+    public var registersFromCompiler: Bool?
+    /// Σ of the kernel launches' predicted times on the RX 580 (host launches not counted), µs.
+    public var predictedLatencyMicroseconds: Double?
+    public var memoryBoundLaunches: Int?
+    public var computeBoundLaunches: Int?
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Artifact
+import GCN
 import Codegen
 import Foundation
 import IR
@@ -37,6 +38,9 @@ struct Compile: ParsableCommand {
     @Option(help: "Fix a graph input's shape, NAME=D0xD1x… (repeatable); a symbolic leading dimension defaults to 1.")
     var inputShape: [String] = []
 
+    @Flag(help: "Do not compile the kernels with clang-15 for gfx803: the report's times then assume 4 waves per SIMD and it has no registers.")
+    var noKernelAnalysis = false
+
     @Argument(parsing: .allUnrecognized, help: "Options passed to the quantize flow.")
     var quantizeOptions: [String] = []
 
@@ -70,6 +74,7 @@ struct Compile: ParsableCommand {
             let source = try readBytes(model)
             var qdqPath = model
             var pipeline = "none (--qdq: the model was already quantized)"
+            var quantizationReport: [String: Any]?
             var temporary: String?
             defer { if let t = temporary { try? FileManager.default.removeItem(atPath: t) } }
             if !qdq {
@@ -85,16 +90,19 @@ struct Compile: ParsableCommand {
                 var quantize = try QuantizeCommand.parseAsRoot(args)
                 try quantize.run()
                 let reportBytes = try readBytes("\(t)/model.report.json")
-                if let object = try? JSONSerialization.jsonObject(with: Data(reportBytes)) as? [String: Any],
-                   let p = object["pipeline"] as? String {
-                    pipeline = p
+                if let object = try? JSONSerialization.jsonObject(with: Data(reportBytes)) as? [String: Any] {
+                    quantizationReport = object
+                    if let p = object["pipeline"] as? String { pipeline = p }
                 }
             }
             let qdqBytes = qdqPath == model ? source : try readBytes(qdqPath)
             let m = try ONNXImporter.importModel(at: qdqPath)
             var compiled: CompiledModel
             do {
-                compiled = try Codegen.compile(m, target: target, inputShapes: shapes, quantcVersion: QuantCVersion.string)
+                compiled = try Codegen.compile(m, target: target, inputShapes: shapes, quantcVersion: QuantCVersion.string,
+                                               kernelCompiler: noKernelAnalysis ? nil : KernelCompiler())
+            } catch CodegenError.gcn(let message) {
+                fail("\(model): compiling the kernels for gfx803: \(message) (--no-kernel-analysis skips this)", .unavailable)
             } catch {
                 fail("\(model): \(error)", .badInput)
             }
@@ -104,7 +112,7 @@ struct Compile: ParsableCommand {
                 ArtifactFile.kernels: Array(compiled.kernels.utf8),
                 ArtifactFile.plan: Codegen.json(compiled.plan),
                 ArtifactFile.weights: compiled.weights,
-                ArtifactFile.report: Codegen.json(compiled.report),
+                ArtifactFile.report: Self.report(quantization: quantizationReport, gcn: compiled.report),
             ]
             let manifest = Manifest(quantcVersion: QuantCVersion.string, sourceModelSHA256: SHA256.hex(source), pipeline: pipeline,
                                     target: target, files: [:],
@@ -118,7 +126,31 @@ struct Compile: ParsableCommand {
             print("\(output): \(p.launches.count) launches (\(compiled.report.kernels) kernels, \(p.hostNodes.count) on the host), "
                   + "arena \(p.arena.peakBytes) bytes (values \(compiled.report.arenaSumOfValuesBytes)), weights \(compiled.weights.count) bytes")
             for l in p.launches where l.host != nil { print("  host: \(l.host!.node) (\(l.host!.opType)): \(l.host!.reason)") }
+            if let us = compiled.report.predictedLatencyMicroseconds {
+                let bound = "\(compiled.report.memoryBoundLaunches ?? 0) memory-bound, \(compiled.report.computeBoundLaunches ?? 0) compute-bound"
+                print(String(format: "  predicted latency on the RX 580 (gfx803): %.1f µs over the kernel launches (%@)", us, bound)
+                      + (compiled.report.registersFromCompiler == true ? "" : "; occupancy assumed, kernels not compiled for gfx803"))
+            }
+            for e in compiled.report.launches {
+                if let kernel = e.kernel, (e.scratchBytes ?? 0) > 0 || (e.calls ?? 0) > 0 {
+                    warn("kernel '\(kernel)' uses \(e.scratchBytes ?? 0) bytes of scratch and \(e.calls ?? 0) calls on gfx803")
+                }
+            }
         }
+    }
+
+    /// report.json of the artifact: the quantization report (`quantc report` reads it; none with
+    /// --qdq) with the code generator's per-kernel section under "gcn".
+    static func report(quantization: [String: Any]?, gcn: CodegenReport) -> [UInt8] {
+        let gcnBytes = Codegen.json(gcn)
+        guard let g = try? JSONSerialization.jsonObject(with: Data(gcnBytes)) else { return gcnBytes }
+        var object = quantization ?? [:]
+        // The quantized model is the artifact's own model.onnx (not the temporary it was written to).
+        if object["output"] != nil { object["output"] = ArtifactFile.model }
+        object["gcn"] = g
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return gcnBytes }
+        return Array(data) + [10]
     }
 
     private func readBytes(_ path: String) throws -> [UInt8] {

@@ -31,7 +31,13 @@ final class CompileCommandTests: CLITestCase {
         let r = try run(["compile", tmp.appendingPathComponent("a.qc/model.onnx").path, "--qdq", "-o", a.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         let report = try JSONSerialization.jsonObject(with: try Data(contentsOf: a.appendingPathComponent("report.json"))) as! [String: Any]
-        XCTAssertEqual((report["launches"] as? [Any])?.count, 5)
+        let gcn = try XCTUnwrap(report["gcn"] as? [String: Any])
+        XCTAssertEqual((gcn["launches"] as? [Any])?.count, 5)
+        XCTAssertGreaterThan(gcn["predictedLatencyMicroseconds"] as? Double ?? 0, 0)
+        for case let l as [String: Any] in gcn["launches"] as? [Any] ?? [] {
+            XCTAssertEqual(l["scratchBytes"] as? Int, 0, "\(l)")
+            XCTAssertGreaterThanOrEqual(l["occupancy"] as? Int ?? 0, 4, "\(l)")
+        }
     }
 
     func testUnknownTargetIsAUsageError() throws {
