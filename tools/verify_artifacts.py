@@ -371,6 +371,11 @@ def host_only(key: str, out: Path, feed: dict) -> Path:
     return write_artifact(out, files, model_path, "host-only (no kernels)")
 
 
+# Models with a symbolic input dimension other than the batch: the shape compiled (the test samples
+# of another shape are skipped by `verify`).
+INPUT_SHAPES = {"common": "input1=1x1x64x192"}  # the most common width of the test lines (78 of 200)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="*", help=" ".join(MODELS))
@@ -378,6 +383,8 @@ def main() -> int:
     ap.add_argument("--quantc", default=str(ROOT / ".build/release/quantc"))
     ap.add_argument("--work", type=Path, help="folder for artifacts (default: a temporary one)")
     ap.add_argument("--device", help="quantc exec --device")
+    ap.add_argument("--compile-arg", action="append", default=[], metavar="ARG",
+                    help="extra argument for quantc compile, e.g. --compile-arg=--no-bias-correction (repeatable)")
     ap.add_argument("--artifact", action="append", default=[], metavar="KEY=DIR", help="verify this artifact instead of compiling KEY")
     ap.add_argument("--hand-built", action="store_true", help="verify a hand-written digits_mlp artifact (no compiler needed)")
     ap.add_argument("--host-only", action="store_true",
@@ -412,6 +419,11 @@ def main() -> int:
                 cmd = [args.quantc, "compile", str(model), "--calibration", str(calib), "--target", "gfx803", "-o", str(artifact)]
                 if is_qdq(model):
                     cmd.append("--qdq")
+                    cmd = [c for c in cmd if c not in ("--calibration", str(calib))]
+                else:
+                    cmd += args.compile_arg
+                if key in INPUT_SHAPES:
+                    cmd += ["--input-shape", INPUT_SHAPES[key]]
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 if r.returncode != 0:
                     raise RuntimeError(f"quantc compile failed ({r.returncode}): {r.stderr.strip()}")
