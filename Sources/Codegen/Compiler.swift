@@ -58,8 +58,9 @@ public enum Codegen {
         func planValue(_ name: String) -> PlanValue {
             let r = lowering.rootOf(name)
             let offset = lowering.views[r].map { (memory.offsets[$0.container] ?? 0) + $0.byteOffset } ?? memory.offsets[r] ?? 0
-            return PlanValue(name: name, elementType: planTypeName(graph.elementTypes[r] ?? .float32), shape: graph.shapes[r] ?? [],
-                             offset: offset, bytes: bytes(r))
+            // An alias (Reshape, Squeeze, …) shares its root's bytes but keeps its own shape.
+            return PlanValue(name: name, elementType: planTypeName(graph.elementTypes[r] ?? .float32),
+                             shape: graph.shapes[name] ?? graph.shapes[r] ?? [], offset: offset, bytes: bytes(r))
         }
         var arenaValues = names.map { ArenaValue(value: planValue($0), firstLaunch: first[$0]!, lastLaunch: last[$0] ?? first[$0]!) }
         var aliases = lowering.root.filter { $0.key != $0.value }
