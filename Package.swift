@@ -73,11 +73,13 @@ let package = Package(
         .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "GCN"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
-        .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib", "Artifact"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib", "Artifact", "ArtifactTestSupport"], path: "Tests/CLITests"),
+        // Small hand-written artifacts shared by the runtime and CLI tests.
+        .target(name: "ArtifactTestSupport", dependencies: ["Artifact", "IR", "ONNX"], path: "Tests/ArtifactTestSupport"),
         .testTarget(name: "ArtifactTests", dependencies: ["Artifact"], path: "Tests/ArtifactTests"),
         .testTarget(
             name: "OpenCLRuntimeTests",
-            dependencies: ["OpenCLRuntime", "Artifact", "IR", "ONNX", "Interpreter"],
+            dependencies: ["OpenCLRuntime", "Artifact", "ArtifactTestSupport", "IR", "ONNX", "Interpreter"],
             path: "Tests/OpenCLRuntimeTests"
         ),
         .testTarget(name: "GCNTests", dependencies: ["GCN"], path: "Tests/GCNTests"),

@@ -1,3 +1,4 @@
+import ArtifactTestSupport
 import Artifact
 import Foundation
 import IR

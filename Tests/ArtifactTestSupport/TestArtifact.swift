@@ -7,10 +7,10 @@ import ONNX
 /// a plan placing every value in the arena, weights.bin and the model.onnx the
 /// plan computes, so the runtime's results can be checked against the
 /// interpreter on the same model.
-enum TestArtifact {
+public enum TestArtifact {
     /// int8 per-channel GEMV (4×8, scale per row, bias) on the device, Relu on the
     /// host, then y = r + r on the device: x f32[1,8] → y f32[1,4].
-    static let gemvKernels = """
+    public static let gemvKernels = """
     // y[n] = (Σ_k w[n,k]·x[k])·scale[n] + bias[n]: int8 weights dequantized in registers.
     __kernel void gemv_i8(__global const float *x, __global const char *w, __global const float *scale,
                           __global const float *bias, __global float *y, int K) {
@@ -26,11 +26,11 @@ enum TestArtifact {
     }
     """
 
-    static let weightsQ: [Int8] = (0..<32).map { Int8(($0 * 37 % 255) - 127) }
-    static let scales: [Float] = [0.01, 0.02, 0.005, 0.03]
-    static let bias: [Float] = [0.1, -0.2, 0.3, -0.4]
+    public static let weightsQ: [Int8] = (0..<32).map { Int8(($0 * 37 % 255) - 127) }
+    public static let scales: [Float] = [0.01, 0.02, 0.005, 0.03]
+    public static let bias: [Float] = [0.1, -0.2, 0.3, -0.4]
 
-    static func gemvModel() -> Model {
+    public static func gemvModel() -> Model {
         let g = Graph(
             name: "gemv",
             inputs: [ValueInfo(name: "x", type: .tensor(TensorType(.float32, fixed: [1, 8])))],
@@ -52,21 +52,21 @@ enum TestArtifact {
         return Model(opsetImports: [OpsetImport(domain: "", version: 17)], graph: g)
     }
 
-    static func value(_ name: String, _ shape: [Int], offset: Int, type: String = "float32", size: Int = 4) -> PlanValue {
+    public static func value(_ name: String, _ shape: [Int], offset: Int, type: String = "float32", size: Int = 4) -> PlanValue {
         PlanValue(name: name, elementType: type, shape: shape, offset: offset, bytes: shape.reduce(1, *) * size)
     }
 
-    static func bytes<T>(_ a: [T]) -> [UInt8] { a.withUnsafeBytes { Array($0) } }
+    public static func bytes<T>(_ a: [T]) -> [UInt8] { a.withUnsafeBytes { Array($0) } }
 
     /// weights.bin: w_q at 0, scales at 256, bias at 512 (every blob 256-byte aligned).
-    static func gemvWeights() -> [UInt8] {
+    public static func gemvWeights() -> [UInt8] {
         var w = bytes(weightsQ) + [UInt8](repeating: 0, count: 256 - 32)
         w += bytes(scales) + [UInt8](repeating: 0, count: 256 - 16)
         w += bytes(bias)
         return w
     }
 
-    static func gemvPlan(localSize: [Int]? = [4], kernel: String = "gemv_i8") -> Plan {
+    public static func gemvPlan(localSize: [Int]? = [4], kernel: String = "gemv_i8") -> Plan {
         let x = value("x", [1, 8], offset: 0), h = value("h", [1, 4], offset: 256)
         let r = value("r", [1, 4], offset: 512), y = value("y", [1, 4], offset: 768)
         let launches = [
@@ -102,7 +102,7 @@ enum TestArtifact {
 
     /// An LSTM (hidden 3, input 2, sequence 4) run entirely on the host: its
     /// weights come from model.onnx's initializers, its optional inputs are empty.
-    static func lstmModel() -> Model {
+    public static func lstmModel() -> Model {
         func ramp(_ n: Int, _ s: Float) -> [Float] { (0..<n).map { Float(($0 * 7) % 11 - 5) * s } }
         let g = Graph(
             name: "lstm",
@@ -118,7 +118,7 @@ enum TestArtifact {
         return Model(opsetImports: [OpsetImport(domain: "", version: 17)], graph: g)
     }
 
-    static func lstmPlan() -> Plan {
+    public static func lstmPlan() -> Plan {
         let x = value("x", [4, 1, 2], offset: 0), yh = value("y_h", [1, 1, 3], offset: 256)
         return Plan(quantcVersion: "test", target: "gfx803", inputs: [x], outputs: [yh],
                     arena: Arena(peakBytes: 268, values: [ArenaValue(value: x, firstLaunch: -1, lastLaunch: 0),
@@ -129,7 +129,7 @@ enum TestArtifact {
                                                      outputs: ["", "y_h"], reason: "test: no LSTM kernel"))])
     }
 
-    static func encode(_ plan: Plan) throws -> [UInt8] {
+    public static func encode(_ plan: Plan) throws -> [UInt8] {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         return Array(try e.encode(plan))
@@ -137,7 +137,7 @@ enum TestArtifact {
 
     /// Writes an artifact to `path`; `manifestVersion` other than the current
     /// one makes a manifest "from another version".
-    static func write(to path: String, model: Model, plan: Plan, kernels: String, weights: [UInt8],
+    public static func write(to path: String, model: Model, plan: Plan, kernels: String, weights: [UInt8],
                       manifestVersion: Int = Plan.currentFormatVersion) throws {
         let files: [String: [UInt8]] = [
             ArtifactFile.model: ONNXExporter.serialize(model),
@@ -150,7 +150,7 @@ enum TestArtifact {
         try ArtifactWriter.write(to: path, files: files, manifest: manifest)
     }
 
-    static func gemv(at path: String, kernels: String = gemvKernels, plan: Plan = gemvPlan()) throws {
+    public static func gemv(at path: String, kernels: String = gemvKernels, plan: Plan = gemvPlan()) throws {
         try write(to: path, model: gemvModel(), plan: plan, kernels: kernels, weights: gemvWeights())
     }
 }
