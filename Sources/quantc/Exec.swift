@@ -106,19 +106,9 @@ struct Exec: ParsableCommand {
     }
 
     func loadInputs(_ path: String) throws -> [String: RTensor] {
-        var feeds: [String: RTensor] = [:]
-        for spec in inputs {
-            if spec.hasSuffix(".npz"), !spec.contains("=") {
-                let arrays: [(name: String, tensor: Tensor)]
-                do { arrays = try NumpyFile.readArchive(spec) } catch { fail(error.description, .badInput) }
-                for (name, t) in arrays { feeds[name] = RTensor(t) }
-                continue
-            }
-            guard let eq = spec.firstIndex(of: "=") else { fail("--input \(spec): expected NAME=FILE.npy or FILE.npz", .usage) }
-            let name = String(spec[..<eq]), file = String(spec[spec.index(after: eq)...])
-            do { feeds[name] = RTensor(try NumpyFile.read(file)) } catch { fail(error.description, .badInput) }
+        try InputSpecs.load(inputs, expected: "NAME=FILE.npy") { file in
+            do { return try NumpyFile.read(file) } catch { fail("\(error)", .badInput) }
         }
-        return feeds
     }
 
     func write(_ outputs: [String: RTensor], order: [String], to dir: String) throws -> [String] {

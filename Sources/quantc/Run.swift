@@ -95,18 +95,7 @@ struct Run: ParsableCommand {
                 feeds[v.name] = RTensor(try ONNXImporter.importTensor(at: "\(inputDir)/\(file)"))
             }
         }
-        for spec in inputs {
-            if spec.hasSuffix(".npz"), !spec.contains("=") {
-                // An archive holds one array per input, keyed by input name.
-                let arrays: [(name: String, tensor: Tensor)]
-                do { arrays = try NumpyFile.readArchive(spec) } catch { fail(error.description, .badInput) }
-                for (name, t) in arrays { feeds[name] = RTensor(t) }
-                continue
-            }
-            guard let eq = spec.firstIndex(of: "=") else { fail("--input \(spec): expected NAME=FILE or FILE.npz", .usage) }
-            let name = String(spec[..<eq]), path = String(spec[spec.index(after: eq)...])
-            feeds[name] = RTensor(try readTensor(path))
-        }
+        feeds.merge(try InputSpecs.load(inputs, expected: "NAME=FILE", read: readTensor)) { _, given in given }
         if randomInputs {
             var rng = SplitMix64(seed: 0x5EED)
             for v in declared where feeds[v.name] == nil {
