@@ -22,10 +22,13 @@ class CLITestCase: XCTestCase {
         var stderr: String
     }
 
-    func run(_ args: [String]) throws -> Result {
+    /// Runs quantc, in `folder` when given, with `environment` added to this process's.
+    func run(_ args: [String], in folder: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
+        if let folder { p.currentDirectoryURL = folder }
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

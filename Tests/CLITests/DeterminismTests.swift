@@ -77,23 +77,6 @@ final class DeterminismTests: CLITestCase {
 }
 
 extension CLITestCase {
-    /// Runs quantc in `folder` with extra environment variables.
-    func run(_ args: [String], in folder: URL, environment: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.currentDirectoryURL = folder
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
     /// SHA-256 (sha256sum) of every file in `folder`, by name, hidden files included.
     func sha256(ofFilesIn folder: URL) throws -> [String: String] {
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()

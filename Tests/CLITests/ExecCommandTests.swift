@@ -8,22 +8,6 @@ import XCTest
 /// `quantc exec` on pocl: outputs equal to `quantc run` of the artifact's
 /// model.onnx, and each bad input named with its exit status.
 final class ExecCommandTests: CLITestCase {
-    /// Runs quantc with extra environment variables.
-    func run(_ args: [String], environment: [String: String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
     /// An artifact, an input x.npy and a private kernel cache.
     func setUpArtifact(kernels: String = TestArtifact.gemvKernels) throws -> (dir: URL, artifact: String, x: String, cache: String) {
         let dir = try temporaryFolder()
