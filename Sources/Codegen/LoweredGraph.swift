@@ -158,16 +158,9 @@ struct LoweredGraph {
             throw .unsupported(node: label, opType: "QuantizeLinear", detail: "activation zero point must be one constant")
         }
         let type = zp?.type ?? .uint8
-        let (lo, hi): (Float, Float) = switch type {
-        case .uint8: (0, 255)
-        case .int8: (-128, 127)
-        case .uint16: (0, 65535)
-        case .int16: (-32768, 32767)
-        case .uint4: (0, 15)
-        case .int4: (-8, 7)
-        default: (-Float.infinity, Float.infinity)
+        guard let (lo, hi) = type.quantizedRange else {
+            throw .unsupported(node: label, opType: "QuantizeLinear", detail: "zero point type \(type) is not an integer type")
         }
-        guard lo.isFinite else { throw .unsupported(node: label, opType: "QuantizeLinear", detail: "zero point type \(type) is not an integer type") }
         return FakeQuant(scale: s.floatArray()[0], zeroPoint: zp?.floatArray()[0] ?? 0, low: lo, high: hi)
     }
 }

@@ -165,3 +165,23 @@ public enum ElementType: Int32, Sendable, CaseIterable, Hashable {
         self = t
     }
 }
+
+extension ElementType {
+    /// The integer range QuantizeLinear saturates to for this output type, as floats;
+    /// nil for types that are not quantized integer types. int32's upper end is the
+    /// largest float32 below 2^31.
+    public var quantizedRange: (low: Float, high: Float)? {
+        switch self {
+        case .uint8: (0, 255)
+        case .int8: (-128, 127)
+        case .uint16: (0, 65535)
+        case .int16: (-32768, 32767)
+        case .uint4: (0, 15)
+        case .int4: (-8, 7)
+        case .uint2: (0, 3)
+        case .int2: (-2, 1)
+        case .int32: (-2_147_483_648, 2_147_483_520)
+        default: nil
+        }
+    }
+}

@@ -29,7 +29,7 @@ extension Ops {
                 let y = (0..<x.count).map { i in let k = map(i); return src[i] / s[k] + z[k] }
                 return [RTensor(floats: y, shape: x.shape).converted(to: outType, saturate: ctx.int("saturate", 1) != 0)]
             }
-            guard let (qmin, qmax) = quantRange(outType) else {
+            guard let (qmin, qmax) = outType.quantizedRange else {
                 throw OpError("quantizing to \(outType.onnxName) is not supported")
             }
             let q = (0..<x.count).map { i -> Double in
@@ -117,22 +117,6 @@ extension Ops {
             }
         }
         return out
-    }
-
-    /// The integer range of a quantized type.
-    static func quantRange(_ t: ElementType) -> (Float, Float)? {
-        switch t {
-        case .uint8: (0, 255)
-        case .int8: (-128, 127)
-        case .uint16: (0, 65535)
-        case .int16: (-32768, 32767)
-        case .uint4: (0, 15)
-        case .int4: (-8, 7)
-        case .uint2: (0, 3)
-        case .int2: (-2, 1)
-        case .int32: (-2_147_483_648, 2_147_483_520)  // the largest float32 below 2^31
-        default: nil
-        }
     }
 
     /// For each element of `shape`, the index of its scale and zero point:
