@@ -83,7 +83,7 @@ let package = Package(
             path: "Tests/OpenCLRuntimeTests"
         ),
         .testTarget(name: "GCNTests", dependencies: ["GCN"], path: "Tests/GCNTests"),
-        .testTarget(name: "CodegenTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "Codegen", "Artifact"], path: "Tests/CodegenTests"),
+        .testTarget(name: "CodegenTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "Codegen", "Artifact", "GCN"], path: "Tests/CodegenTests"),
         .testTarget(name: "ReportTests", dependencies: ["IR", "Passes", "Report"], path: "Tests/ReportTests"),
     ]
 )

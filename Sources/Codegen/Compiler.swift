@@ -23,9 +23,13 @@ public enum Codegen {
     ///
     /// With `kernelCompiler`, every kernel is compiled for gfx803 (clang-15) and each launch's
     /// estimate carries the compiler's registers, scratch and occupancy, and a roofline time at
-    /// that occupancy; without it, the time assumes 4 waves per SIMD (no read-out).
+    /// that occupancy; without it, the time assumes 4 waves per SIMD (no read-out). With a
+    /// compiler and `tune`, each GEMV/GEMM/convolution/depthwise/eltwise launch gets the
+    /// candidate configuration (``KernelCandidates``) the gfx803 ``Tuner`` predicts fastest;
+    /// otherwise the first candidate.
     public static func compile(_ model: Model, target: String = "gfx803", inputShapes: [String: [Int]] = [:],
-                               quantcVersion: String, kernelCompiler: KernelCompiler? = nil) throws(CodegenError) -> CompiledModel {
+                               quantcVersion: String, kernelCompiler: KernelCompiler? = nil,
+                               tune: Bool = true) throws(CodegenError) -> CompiledModel {
         guard targets.contains(target) else { throw .unknownTarget(target, valid: targets) }
         let graph = try LoweredGraph(model: model, inputShapes: inputShapes)
         var lowering = Lowering(graph)
@@ -34,7 +38,9 @@ public enum Codegen {
             throw .unsupported(node: o.name, opType: "output", detail: "graph output is a constant or is never computed")
         }
         var source = KernelSource(target: target)
-        let launches = lowering.launches
+        var launches = lowering.launches
+        var tuned: [Int: TunedKernel] = [:]
+        if let kernelCompiler, tune { tuned = try Self.tune(&launches, compiler: kernelCompiler) }
 
         // Liveness of arena values over launch order.
         // A value written in place into a Concat's output lives as that output.
@@ -108,7 +114,7 @@ public enum Codegen {
             var args = [buffer(.arena(l.output))] + l.args.map(buffer)
             args += l.epilogue.operands.map { buffer($0.region == .arena ? .arena($0.name) : .blob($0.name)) }
             let r = resources[name]
-            let roofline = r.map { device.estimate(flops: l.flops, bytes: l.bytes, resources: $0, globalSize: l.global, localSize: l.local) }
+            let roofline = tuned[i]?.estimate ?? r.map { device.estimate(flops: l.flops, bytes: l.bytes, resources: $0, globalSize: l.global, localSize: l.local) }
                 ?? device.estimate(flops: l.flops, bytes: l.bytes,
                                    occupancy: Occupancy(wavesPerSIMD: 4, wavesPerCU: 4 * device.simdsPerCU, limitedBy: .vgprs),
                                    globalSize: l.global, localSize: l.local)
@@ -126,6 +132,13 @@ public enum Codegen {
             entry.calls = r?.calls
             entry.predictedMicroseconds = estimate.predictedMicroseconds
             entry.bound = estimate.bound
+            entry.candidates = tuned[i].map { t in
+                t.evaluations.map { e in
+                    CodegenReport.Candidate(config: e.config, parameters: e.parameters, vgprs: e.resources?.vgprs, occupancy: e.resources?.occupancy,
+                                            predictedMicroseconds: e.estimate.map { $0.seconds * 1e6 }, rejected: e.rejection,
+                                            chosen: e.config == t.chosen.config)
+                }
+            }
             reportLaunches.append(entry)
         }
         let plan = Plan(quantcVersion: quantcVersion, target: target,
@@ -142,6 +155,58 @@ public enum Codegen {
         report.memoryBoundLaunches = reportLaunches.filter { $0.bound == "memory" }.count
         report.computeBoundLaunches = reportLaunches.filter { $0.bound == "compute" }.count
         return CompiledModel(plan: plan, kernels: source.text, weights: lowering.weights.fileBytes, report: report)
+    }
+
+    /// Picks each tunable launch's configuration with the gfx803 tuner: every candidate
+    /// of ``KernelCandidates`` the launch's template accepts is rendered as its own kernel,
+    /// all are compiled in one clang-15 run (cached by source), and the fastest by the
+    /// occupancy-derated roofline, over FLOPs divided by the grid's efficiency (tiles over
+    /// the edge, idle lanes), is kept. Launches that would share a kernel are tuned once.
+    /// Returns, per launch index, the tuner's answer.
+    static func tune(_ launches: inout [KernelLaunch], compiler: KernelCompiler) throws(CodegenError) -> [Int: TunedKernel] {
+        var groups: [String: [Int]] = [:], order: [String] = []
+        for (i, l) in launches.enumerated() where l.host == nil && l.tuning != nil {
+            let key = KernelSource.key(l)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(i)
+        }
+        var layers: [(layer: String, candidates: [KernelCandidate])] = []
+        var geometries: [[KernelLaunch.Geometry]] = []
+        for (gi, key) in order.enumerated() {
+            let l = launches[groups[key]![0]]
+            var seen: Set<KernelConfig> = [], candidates: [KernelCandidate] = [], geos: [KernelLaunch.Geometry] = []
+            for c in KernelCandidates.candidates(for: l.tuning!.shape) {
+                guard let g = l.tuning!.geometry(c), seen.insert(g.config).inserted else { continue }
+                let name = "tune\(gi)_\(candidates.count)"
+                // The index first: equal predictions go to the earlier (preferred) candidate.
+                let config = String(format: "%02d_", candidates.count)
+                    + g.config.parameters.keys.sorted().map { "\($0.lowercased())\(g.config.parameters[$0]!)" }.joined(separator: "_")
+                candidates.append(KernelCandidate(config: config, parameters: g.config.parameters, kernelName: name,
+                                                  source: KernelSource.render(l.with(g), name: name),
+                                                  flops: l.flops / max(g.efficiency, 1e-6), bytes: l.bytes,
+                                                  globalSize: g.global, localSize: g.local))
+                geos.append(g)
+            }
+            layers.append(("\(l.template.rawValue) \(l.nodes.first ?? "")", candidates))
+            geometries.append(geos)
+        }
+        guard !layers.isEmpty else { return [:] }
+        let answers: [TunedKernel]
+        do {
+            answers = try Tuner(device: device, compiler: compiler).tune(layers: layers, prelude: PreludeTemplate.source)
+        } catch {
+            throw .gcn("\(error)")
+        }
+        var out: [Int: TunedKernel] = [:]
+        for (gi, key) in order.enumerated() {
+            let t = answers[gi]
+            let j = layers[gi].candidates.firstIndex { $0.config == t.chosen.config }!
+            for i in groups[key]! {
+                launches[i] = launches[i].with(geometries[gi][j])
+                out[i] = t
+            }
+        }
+        return out
     }
 
     /// JSON with sorted keys, as every artifact file is written (byte-identical reruns).
@@ -175,6 +240,8 @@ public struct CodegenReport: Codable, Equatable, Sendable {
         public var bound: String?
         /// Why the launch runs on the host, when it does.
         public var host: String?
+        /// The configurations the gfx803 tuner compared, in candidate order.
+        public var candidates: [Candidate]?
         init(index: Int, kernel: String?, template: String?, nodes: [String], flops: Double, bytesMoved: Double,
              tuning: [String: Int]?, host: String?) {
             self.index = index
@@ -186,6 +253,17 @@ public struct CodegenReport: Codable, Equatable, Sendable {
             self.tuning = tuning
             self.host = host
         }
+    }
+    /// One configuration the tuner compiled: its registers, occupancy and predicted
+    /// time, or why it was rejected.
+    public struct Candidate: Codable, Equatable, Sendable {
+        public var config: String
+        public var parameters: [String: Int]
+        public var vgprs: Int?
+        public var occupancy: Int?
+        public var predictedMicroseconds: Double?
+        public var rejected: String?
+        public var chosen: Bool
     }
     public var target: String
     public var launches: [LaunchEntry]

@@ -26,6 +26,39 @@ struct KernelLaunch {
     var bytes: Double
     /// A node run by the host interpreter instead (then the fields above are unused).
     var host: HostCall?
+    /// How the launch looks under other tuning configurations (nil: not tuned).
+    var tuning: Tuning?
+
+    /// What the gfx803 tuner may change: the configuration, the `#define`s and
+    /// grid that depend on it.
+    struct Geometry {
+        var config: KernelConfig
+        /// `#define`s that depend on the configuration (they replace same-named ones).
+        var defines: [(String, String)] = []
+        var global: [Int]
+        var local: [Int]
+        /// Useful work / work the grid does (< 1 when tiles overhang the
+        /// problem or lanes of a row idle); the tuner divides FLOPs by it.
+        var efficiency: Double
+    }
+
+    struct Tuning {
+        /// The problem size, for ``KernelCandidates/candidates(for:)``.
+        var shape: LayerShape
+        /// The launch under a configuration (nil where the template cannot take it).
+        var geometry: (KernelConfig) -> Geometry?
+    }
+
+    /// This launch under `g`.
+    func with(_ g: Geometry) -> KernelLaunch {
+        var l = self
+        l.config = g.config
+        l.defines = l.defines.filter { d in !g.defines.contains { $0.0 == d.0 } } + g.defines
+        l.global = g.global
+        l.local = g.local
+        return l
+    }
+
 
     /// Arena values the launch reads.
     var arenaReads: [String] {
@@ -33,6 +66,18 @@ struct KernelLaunch {
         for a in args { if case .arena(let v) = a { r.append(v) } }
         for o in epilogue.operands where o.region == .arena { r.append(o.name) }
         return r
+    }
+}
+
+extension KernelLaunch {
+    /// A tuned launch at its code generator's default (first candidate) configuration.
+    init(nodes: [String], template: TemplateKind, shape: LayerShape, defines: [(String, String)], output: String,
+         outputShape: [Int], args: [Arg], flops: Double, bytes: Double, geometry: @escaping (KernelConfig) -> Geometry?) {
+        let candidates = KernelCandidates.candidates(for: shape)
+        let g = candidates.lazy.compactMap(geometry).first ?? geometry(.defaults(template))!
+        self.init(nodes: nodes, template: template, config: g.config, defines: defines + g.defines, output: output, outputShape: outputShape,
+                  args: args, global: g.global, local: g.local, flops: flops, bytes: bytes)
+        tuning = Tuning(shape: shape, geometry: geometry)
     }
 }
 

@@ -14,25 +14,40 @@ struct KernelSource {
 
     /// The kernel name for a launch, emitting its specialization the first time.
     mutating func kernel(for l: KernelLaunch) -> String {
-        var defines = l.defines
-        defines += l.config.parameters.keys.sorted().map { ($0, "\(l.config.parameters[$0]!)") }
-        defines.append(("EPI_PARAMS", l.epilogue.parameters))
-        let macro = l.epilogue.macro(outShape: l.outputShape)
-        let key = "\(l.template.rawValue)|" + defines.map { "\($0.0)=\($0.1)" }.joined(separator: ";") + "|" + macro
+        let key = Self.key(l)
         if let name = names[key] { return name }
         let index = counts[l.template, default: 0]
         counts[l.template] = index + 1
         let name = "\(l.template.rawValue)_\(index)"
         names[key] = name
         kernels.append((name, l.template))
+        text += Self.render(l, name: name)
+        return name
+    }
+
+    /// The `#define`s of a launch's specialization: shapes and formats, then the
+    /// tuning parameters (sorted), then the epilogue's parameters.
+    private static func defines(_ l: KernelLaunch) -> [(String, String)] {
+        l.defines + l.config.parameters.keys.sorted().map { ($0, "\(l.config.parameters[$0]!)") }
+            + [("EPI_PARAMS", l.epilogue.parameters)]
+    }
+
+    /// What makes two launches share a kernel.
+    static func key(_ l: KernelLaunch) -> String {
+        "\(l.template.rawValue)|" + defines(l).map { "\($0.0)=\($0.1)" }.joined(separator: ";") + "|"
+            + l.epilogue.macro(outShape: l.outputShape)
+    }
+
+    /// One kernel: the template between its `#define`s and `#undef`s.
+    static func render(_ l: KernelLaunch, name: String) -> String {
+        let defines = defines(l)
         var block = "\n/* \(name): \(l.nodes.prefix(6).joined(separator: ", "))\(l.nodes.count > 6 ? ", …" : "") */\n"
         block += "#define KERNEL_NAME \(name)\n"
         for (k, v) in defines { block += "#define \(k) \(v)\n" }
-        block += "#define EPILOGUE(v, i) \(macro)\n"
+        block += "#define EPILOGUE(v, i) \(l.epilogue.macro(outShape: l.outputShape))\n"
         block += l.template.source
         block += "#undef KERNEL_NAME\n#undef EPILOGUE\n"
         for (k, _) in defines { block += "#undef \(k.split(separator: "(").first!)\n" }
-        text += block
-        return name
+        return block
     }
 }

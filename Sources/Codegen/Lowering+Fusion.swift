@@ -12,11 +12,13 @@ extension Lowering {
             throw .unsupported(node: n.name, opType: n.op, detail: "operands cannot be broadcast in one pass (or a non-constant parameter)")
         }
         epi.result = e
-        let cfg = KernelConfig.defaults(.eltwise)
         let count = os.reduce(1, *)
-        var l = KernelLaunch(nodes: n.sources, template: .eltwise, config: cfg, defines: [("COUNT", "\(count)")], output: n.outputs[0],
-                             outputShape: os, args: [], global: [roundUp(ceilDiv(max(count, 1), cfg["VPT"]), cfg["WG"])], local: [cfg["WG"]],
-                             flops: Double(count), bytes: Double(4 * count))
+        var l = KernelLaunch(nodes: n.sources, template: .eltwise, shape: LayerShape(template: .eltwise, m: 1, n: count, k: 1),
+                             defines: [("COUNT", "\(count)")], output: n.outputs[0], outputShape: os, args: [], flops: Double(count), bytes: Double(4 * count)) { cfg in
+            let global = [roundUp(ceilDiv(max(count, 1), cfg["VPT"]), cfg["WG"])]
+            return .init(config: cfg, global: global, local: [cfg["WG"]],
+                         efficiency: Double(max(count, 1)) / Double(global[0] * cfg["VPT"]))
+        }
         l.epilogue = epi
         return l
     }

@@ -45,20 +45,24 @@ extension Lowering {
         let flops = 2.0 * Double(s[0] * oc * npix * k)
         let bytes = Double(packed.storedBytes + 4 * (s.reduce(1, *) + os.reduce(1, *)))
         let template: TemplateKind = icg == 1 ? .depthwise : .conv
-        var cfg = Self.config(for: template, rows: oc, k: k, m: npix, groupRows: oc / groups)
-        let global: [Int], local: [Int]
-        if template == .depthwise {
-            global = [roundUp(ceilDiv(npix, cfg["TP"]), cfg["WG"]), oc, s[0]]
-            local = [cfg["WG"], 1, 1]
-        } else {
+        let is1x1 = kh == 1 && kw == 1 && st == [1, 1] && pt == 0 && pl == 0 && os[2] == s[2] && os[3] == s[3]
+        let batch = s[0]
+        if template == .conv { defines.append(("IS_1X1", is1x1 ? "1" : "0")) }
+        return KernelLaunch(nodes: n.sources, template: template, shape: LayerShape(template: template, m: npix, n: oc, k: k),
+                            defines: defines, output: n.outputs[0], outputShape: os, args: args, flops: flops, bytes: bytes) { c in
+            var cfg = c
+            if template == .depthwise {
+                let global = [roundUp(ceilDiv(npix, cfg["TP"]), cfg["WG"]), oc, batch]
+                return .init(config: cfg, global: global, local: [cfg["WG"], 1, 1],
+                             efficiency: Double(npix) / Double(global[0] * cfg["TP"]))
+            }
+            // Output-channel tiles stay inside one group.
             cfg.parameters["TOC"] = Self.largestDivisor(of: oc / groups, atMost: cfg["TOC"])
-            let is1x1 = kh == 1 && kw == 1 && st == [1, 1] && pt == 0 && pl == 0 && os[2] == s[2] && os[3] == s[3]
-            defines.append(("IS_1X1", is1x1 ? "1" : "0"))
-            global = [roundUp(ceilDiv(npix, cfg["TP"]), cfg["WG_P"]), roundUp(ceilDiv(oc, cfg["TOC"]), cfg["WG_OC"]), s[0]]
-            local = [cfg["WG_P"], cfg["WG_OC"], 1]
+            let global = [roundUp(ceilDiv(npix, cfg["TP"]), cfg["WG_P"]), roundUp(ceilDiv(oc, cfg["TOC"]), cfg["WG_OC"]), batch]
+            return .init(config: cfg, global: global,
+                         local: [cfg["WG_P"], cfg["WG_OC"], 1],
+                         efficiency: Double(npix * oc) / Double(global[0] * cfg["TP"] * global[1] * cfg["TOC"]))
         }
-        return KernelLaunch(nodes: n.sources, template: template, config: cfg, defines: defines, output: n.outputs[0], outputShape: os,
-                            args: args, global: global, local: local, flops: flops, bytes: bytes)
     }
 
     static func largestDivisor(of n: Int, atMost m: Int) -> Int {
@@ -108,19 +112,28 @@ extension Lowering {
         let flops = 2.0 * Double(m * nn * kk)
         let bytes = Double(packed.storedBytes + 4 * (m * kk + m * nn))
         if m <= 4 {
-            var cfg = Self.config(for: .gemv, rows: nn, k: kk, m: m, groupRows: nn)
-            let vpc = cfg["VEC_BYTES"] * 8 / packed.bits
-            let chunkScale = packed.scaleIndex == "0" || packed.scaleIndex == "(n)" || Self.blockSize(packed.scaleIndex).map { $0 % vpc == 0 } ?? false
-            defines.append(("CHUNK_SCALE", chunkScale ? "1" : "0"))
-            cfg.parameters["ROWS"] = min(cfg["ROWS"], cfg["WG"])
-            return KernelLaunch(nodes: n.sources, template: .gemv, config: cfg, defines: defines, output: n.outputs[0], outputShape: os,
-                                args: args, global: [ceilDiv(nn, cfg["ROWS"]) * cfg["WG"], m], local: [cfg["WG"], 1],
-                                flops: flops, bytes: bytes)
+            let bits = packed.bits, sidx = packed.scaleIndex
+            return KernelLaunch(nodes: n.sources, template: .gemv, shape: LayerShape(template: .gemv, m: m, n: nn, k: kk),
+                                defines: defines, output: n.outputs[0], outputShape: os, args: args, flops: flops, bytes: bytes) { c in
+                var cfg = c
+                cfg.parameters["ROWS"] = min(cfg["ROWS"], cfg["WG"])
+                guard cfg["WG"] % cfg["ROWS"] == 0 else { return nil }
+                let vpc = cfg["VEC_BYTES"] * 8 / bits
+                let chunkScale = sidx == "0" || sidx == "(n)" || Self.blockSize(sidx).map { $0 % vpc == 0 } ?? false
+                // Lanes of a row beyond its chunks idle; rows past N in the last group too.
+                let lanes = cfg["WG"] / cfg["ROWS"], chunks = max(1, kk / max(vpc, 1))
+                let efficiency = Double(nn) / Double(ceilDiv(nn, cfg["ROWS"]) * cfg["ROWS"])
+                    * Double(chunks) / Double(ceilDiv(chunks, lanes) * lanes)
+                return .init(config: cfg, defines: [("CHUNK_SCALE", chunkScale ? "1" : "0")],
+                             global: [ceilDiv(nn, cfg["ROWS"]) * cfg["WG"], m], local: [cfg["WG"], 1], efficiency: efficiency)
+            }
         }
-        let cfg = Self.config(for: .gemm, rows: nn, k: kk, m: m, groupRows: nn)
-        return KernelLaunch(nodes: n.sources, template: .gemm, config: cfg, defines: defines, output: n.outputs[0], outputShape: os,
-                            args: args, global: [roundUp(ceilDiv(nn, cfg["TN"]), cfg["WG_N"]), roundUp(ceilDiv(m, cfg["TM"]), cfg["WG_M"])],
-                            local: [cfg["WG_N"], cfg["WG_M"]], flops: flops, bytes: bytes)
+        return KernelLaunch(nodes: n.sources, template: .gemm, shape: LayerShape(template: .gemm, m: m, n: nn, k: kk),
+                            defines: defines, output: n.outputs[0], outputShape: os, args: args, flops: flops, bytes: bytes) { cfg in
+            let global = [roundUp(ceilDiv(nn, cfg["TN"]), cfg["WG_N"]), roundUp(ceilDiv(m, cfg["TM"]), cfg["WG_M"])]
+            return .init(config: cfg, global: global, local: [cfg["WG_N"], cfg["WG_M"]],
+                         efficiency: Double(m * nn) / Double(global[0] * cfg["TN"] * global[1] * cfg["TM"]))
+        }
     }
 
     /// The block size a blocked `SIDX` expression divides k by (its last "/ B").
@@ -148,10 +161,5 @@ extension Lowering {
         let cfg = KernelConfig.defaults(t)
         return KernelLaunch(nodes: n.sources, template: t, config: cfg, defines: defines, output: n.outputs[0], outputShape: shape,
                             args: args, global: [roundUp(max(items, 1), cfg["WG"])], local: [cfg["WG"]], flops: flops, bytes: bytes)
-    }
-
-    /// The configuration the code generator uses for a layer: the first candidate.
-    static func config(for t: TemplateKind, rows: Int, k: Int, m: Int, groupRows: Int) -> KernelConfig {
-        KernelCandidates.candidates(for: LayerShape(template: t, m: m, n: rows, k: k)).first ?? .defaults(t)
     }
 }

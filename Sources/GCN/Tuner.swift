@@ -49,6 +49,7 @@ public protocol KernelCandidateProvider {
 public struct TunedKernel: Sendable {
     public struct Evaluation: Sendable {
         public var config: String
+        public var parameters: [String: Int] = [:]
         public var resources: KernelResources?
         public var estimate: RooflineEstimate?
         /// Why the candidate cannot be used, or nil when it can.
@@ -79,8 +80,44 @@ public struct Tuner: Sendable {
     /// with its own diagnostic instead of failing the layer. Ties in predicted time go
     /// to the lexicographically smaller config name, so the choice is deterministic.
     public func tune(layer: String, prelude: String, candidates: [KernelCandidate]) throws(GCNError) -> TunedKernel {
-        guard !candidates.isEmpty else { throw .noViableCandidate(layer: layer, rejected: ["no candidates were given"]) }
-        var names: Set<String> = [], configs: Set<String> = []
+        try tune(layers: [(layer, candidates)], prelude: prelude)[0]
+    }
+
+    /// Tunes many layers with one clang call over all their candidates (kernel names
+    /// must be unique across layers); if it fails, layer by layer as above.
+    public func tune(layers: [(layer: String, candidates: [KernelCandidate])], prelude: String) throws(GCNError) -> [TunedKernel] {
+        var names: Set<String> = []
+        for (layer, candidates) in layers {
+            guard !candidates.isEmpty else { throw .noViableCandidate(layer: layer, rejected: ["no candidates were given"]) }
+            try validate(layer: layer, candidates: candidates, names: &names)
+        }
+        var compiled: [String: Result<KernelResources, GCNError>] = [:]
+        let all = layers.flatMap(\.candidates)
+        do {
+            let batch = ([prelude] + all.map(\.source)).joined(separator: "\n")
+            for k in try compiler.compile(source: batch, file: layers.count == 1 ? "\(layers[0].layer).cl" : "tuning.cl") {
+                compiled[k.kernel] = .success(k)
+            }
+        } catch let e {
+            if case .compilerMissing = e { throw e }
+            for (layer, candidates) in layers {
+                for c in candidates {
+                    do {
+                        for k in try compiler.compile(source: prelude + "\n" + c.source, file: "\(layer).\(c.config).cl") { compiled[k.kernel] = .success(k) }
+                    } catch let e {
+                        if case .compilerMissing = e { throw e }
+                        compiled[c.kernelName] = .failure(e)
+                    }
+                }
+            }
+        }
+        var out: [TunedKernel] = []
+        for (layer, candidates) in layers { out.append(try choose(layer: layer, candidates: candidates, compiled: compiled)) }
+        return out
+    }
+
+    private func validate(layer: String, candidates: [KernelCandidate], names: inout Set<String>) throws(GCNError) {
+        var configs: Set<String> = []
         for c in candidates {
             guard names.insert(c.kernelName).inserted else { throw .badCandidate(layer: layer, config: c.config, message: "kernel name '\(c.kernelName)' is used by another candidate") }
             guard configs.insert(c.config).inserted else { throw .badCandidate(layer: layer, config: c.config, message: "config name is used by another candidate") }
@@ -92,25 +129,14 @@ public struct Tuner: Sendable {
                 throw .badCandidate(layer: layer, config: c.config, message: "global size \(c.globalSize) is not a multiple of local size \(c.localSize) (OpenCL 1.2 requires it)")
             }
         }
-        let file = "\(layer).cl"
-        var compiled: [String: Result<KernelResources, GCNError>] = [:]
-        let batch = ([prelude] + candidates.map(\.source)).joined(separator: "\n")
-        do {
-            for k in try compiler.compile(source: batch, file: file) { compiled[k.kernel] = .success(k) }
-        } catch let e {
-            if case .compilerMissing = e { throw e }
-            for c in candidates {
-                do {
-                    for k in try compiler.compile(source: prelude + "\n" + c.source, file: "\(layer).\(c.config).cl") { compiled[k.kernel] = .success(k) }
-                } catch let e {
-                    compiled[c.kernelName] = .failure(e)
-                }
-            }
-        }
+    }
+
+    /// The fastest predicted candidate that compiled cleanly.
+    private func choose(layer: String, candidates: [KernelCandidate], compiled: [String: Result<KernelResources, GCNError>]) throws(GCNError) -> TunedKernel {
         var evaluations: [TunedKernel.Evaluation] = []
         var best: (index: Int, resources: KernelResources, estimate: RooflineEstimate)?
         for (i, c) in candidates.enumerated() {
-            var ev = TunedKernel.Evaluation(config: c.config)
+            var ev = TunedKernel.Evaluation(config: c.config, parameters: c.parameters)
             switch compiled[c.kernelName] {
             case nil:
                 ev.rejection = "its source defines no kernel '\(c.kernelName)'"

@@ -14,13 +14,25 @@ public struct RunOptions: Sendable {
     /// Options for clBuildProgram (part of the cache key); the argument info lets
     /// the runtime check each plan argument against the kernel's declaration.
     public var buildOptions = "-cl-std=CL1.2 -cl-kernel-arg-info"
+    /// Build the gfx803 kernel bodies on every device. By default a CPU device
+    /// gets `-DQC_HOST_CPU=1`, which switches the templates that have one (GEMV)
+    /// to a body written for CPU vector units; the results agree to fp32
+    /// reassociation. Verification runs both.
+    public var gcnBodies = false
     /// Threads for the interpreter running host launches.
     public var hostThreads = Parallel.defaultThreads
 
-    public init(profile: Bool = false, cacheDirectory: String? = ProgramCache.defaultDirectory, hostThreads: Int = Parallel.defaultThreads) {
+    public init(profile: Bool = false, cacheDirectory: String? = ProgramCache.defaultDirectory,
+                gcnBodies: Bool = false, hostThreads: Int = Parallel.defaultThreads) {
         self.profile = profile
         self.cacheDirectory = cacheDirectory
+        self.gcnBodies = gcnBodies
         self.hostThreads = hostThreads
+    }
+
+    /// The clBuildProgram options for `device`.
+    public func buildOptions(for device: Device) -> String {
+        device.type == "CPU" && !gcnBodies ? buildOptions + " -DQC_HOST_CPU=1" : buildOptions
     }
 }
 
@@ -96,7 +108,7 @@ public final class ArtifactRunner {
 
         let source = try artifact.contents(of: ArtifactFile.kernels)
         let built = try ProgramCache(directory: options.cacheDirectory)
-            .program(source: source, device: device, context: context!, options: options.buildOptions)
+            .program(source: source, device: device, context: context!, options: options.buildOptions(for: device))
         program = built.program
         programOrigin = built.origin
         if let w = built.warning { warnings.append(w) }
@@ -226,76 +238,83 @@ public final class ArtifactRunner {
         }
     }
 
-    /// Runs the plan once on `inputs`.
-    public func run(inputs: [String: RTensor]) throws(OpenCLError) -> RunResult {
+    /// Runs the plan on `inputs`; with `repeats` > 1, that many times back to back on
+    /// the queue (the inputs re-enqueued before each run, no wait between runs, the
+    /// outputs read after the last): the steady state of a stream of requests, which
+    /// keeps an idle device (or pocl's worker threads) from falling asleep between
+    /// runs. `seconds` is then the wall time per run and each launch's timing the
+    /// median of its runs.
+    public func run(inputs: [String: RTensor], repeats: Int = 1) throws(OpenCLError) -> RunResult {
         try checkInputs(inputs)
         let start = DispatchTime.now()
-        for v in plan.inputs {
-            try write(inputs[v.name]!, to: v)
-        }
         var events: [(Int, cl_event?)] = []
-        var timings: [LaunchTiming] = []
+        var samples: [Int: [Double]] = [:]
         defer { for case (_, let e?) in events { clReleaseEvent(e) } }
-        for (i, launch) in plan.launches.enumerated() {
-            let site = LaunchSite(index: i, kernel: launch.kernel, nodes: launch.nodes)
-            if let host = hostNodes[i] {
-                // The host reads what earlier kernels wrote: drain the queue first (not
-                // counted in this launch's time; those kernels' events have their own).
-                let before = i > 0 ? LaunchSite(index: i - 1, kernel: plan.launches[i - 1].kernel, nodes: plan.launches[i - 1].nodes) : site
-                try check(clFinish(queue), "clFinish", site: before)
-                let t0 = DispatchTime.now()
-                var feeds: [String: RTensor] = [:]
-                for v in host.arenaInputs { feeds[v.name] = try read(v, site: site) }
-                for (v, t) in try host.run(feeds) { try write(t, to: v, site: site) }
-                if profile { timings.append(LaunchTiming(site: site, microseconds: Self.microseconds(since: t0))) }
-                continue
-            }
-            guard let kernel = kernels[i] else { continue }
-            var event: cl_event?
-            let global = launch.globalSize
-            let local = launch.localSize
-            let status = withUnsafeMutablePointer(to: &event) { e in
-                global.withUnsafeBufferPointer { g in
-                    withOptionalPointer(local) { l in
-                        clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, g.baseAddress, l, 0, nil,
-                                               profile ? e : nil)
+        func site(_ i: Int) -> LaunchSite { LaunchSite(index: i, kernel: plan.launches[i].kernel, nodes: plan.launches[i].nodes) }
+        for run in 0..<max(1, repeats) {
+            // The first write blocks; later ones queue behind the previous run's kernels.
+            for v in plan.inputs { try write(inputs[v.name]!, to: v, blocking: run == 0) }
+            for (i, launch) in plan.launches.enumerated() {
+                if let host = hostNodes[i] {
+                    // The host reads what earlier kernels wrote: drain the queue first (not
+                    // counted in this launch's time; those kernels' events have their own).
+                    try check(clFinish(queue), "clFinish", site: site(i > 0 ? i - 1 : i))
+                    let t0 = DispatchTime.now()
+                    var feeds: [String: RTensor] = [:]
+                    for v in host.arenaInputs { feeds[v.name] = try read(v, site: site(i)) }
+                    for (v, t) in try host.run(feeds) { try write(t, to: v, site: site(i)) }
+                    if profile { samples[i, default: []].append(Self.microseconds(since: t0)) }
+                    continue
+                }
+                guard let kernel = kernels[i] else { continue }
+                var event: cl_event?
+                let global = launch.globalSize
+                let local = launch.localSize
+                let status = withUnsafeMutablePointer(to: &event) { e in
+                    global.withUnsafeBufferPointer { g in
+                        withOptionalPointer(local) { l in
+                            clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, g.baseAddress, l, 0, nil,
+                                                   profile ? e : nil)
+                        }
                     }
                 }
-            }
-            if status == CL_INVALID_WORK_GROUP_SIZE || status == CL_INVALID_WORK_ITEM_SIZE {
-                throw .invalidWorkGroupSize(site, global: global, local: local,
-                                            detail: "\(CLStatus.name(status)) (device max work-group size \(device.maxWorkGroupSize), max work-item sizes \(device.maxWorkItemSizes))")
-            }
-            try check(status, "clEnqueueNDRangeKernel", site: site)
-            if profile {
-                events.append((i, event))
-                timings.append(LaunchTiming(site: site, microseconds: 0))
+                if status == CL_INVALID_WORK_GROUP_SIZE || status == CL_INVALID_WORK_ITEM_SIZE {
+                    throw .invalidWorkGroupSize(site(i), global: global, local: local,
+                                                detail: "\(CLStatus.name(status)) (device max work-group size \(device.maxWorkGroupSize), max work-item sizes \(device.maxWorkItemSizes))")
+                }
+                try check(status, "clEnqueueNDRangeKernel", site: site(i))
+                if profile { events.append((i, event)) }
             }
         }
         // Errors of asynchronous work surface here; name the last launch.
-        let lastSite = plan.launches.indices.last.map { LaunchSite(index: $0, kernel: plan.launches[$0].kernel, nodes: plan.launches[$0].nodes) }
-        try check(clFinish(queue), "clFinish", site: lastSite)
+        try check(clFinish(queue), "clFinish", site: plan.launches.indices.last.map(site))
         var outputs: [String: RTensor] = [:]
         for v in plan.outputs { outputs[v.name] = try read(v, site: nil) }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 / Double(max(1, repeats))
         for (launch, event) in events {
-            guard let event, let k = timings.firstIndex(where: { $0.site.index == launch }) else { continue }
+            guard let event else { continue }
             var begin: cl_ulong = 0, end: cl_ulong = 0
             try check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &begin, nil),
-                      "clGetEventProfilingInfo", site: timings[k].site)
+                      "clGetEventProfilingInfo", site: site(launch))
             try check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil),
-                      "clGetEventProfilingInfo", site: timings[k].site)
-            timings[k].microseconds = Double(end &- begin) / 1000
+                      "clGetEventProfilingInfo", site: site(launch))
+            samples[launch, default: []].append(Double(end &- begin) / 1000)
+        }
+        let timings = samples.keys.sorted().map { i in
+            let t = samples[i]!.sorted()
+            return LaunchTiming(site: site(i), microseconds: t.count % 2 == 1 ? t[t.count / 2] : (t[t.count / 2 - 1] + t[t.count / 2]) / 2)
         }
         return RunResult(outputs: outputs, timings: timings, seconds: seconds)
     }
 
-    private func write(_ t: RTensor, to v: PlanValue, site: LaunchSite? = nil) throws(OpenCLError) {
+    /// A non-blocking write leaves `t`'s bytes to the queue: the caller keeps `t` alive
+    /// until the queue is finished.
+    private func write(_ t: RTensor, to v: PlanValue, site: LaunchSite? = nil, blocking: Bool = true) throws(OpenCLError) {
         guard t.byteCount <= v.bytes else {
             throw .invalidPlan(site: site, detail: "'\(v.name)' needs \(t.byteCount) bytes, its place in the arena has \(v.bytes)")
         }
         guard t.byteCount > 0 else { return }
-        try check(clEnqueueWriteBuffer(queue, arena, cl_bool(CL_TRUE), v.offset, t.byteCount, t.buffer.pointer, 0, nil, nil),
+        try check(clEnqueueWriteBuffer(queue, arena, cl_bool(blocking ? CL_TRUE : CL_FALSE), v.offset, t.byteCount, t.buffer.pointer, 0, nil, nil),
                   "clEnqueueWriteBuffer('\(v.name)')", site: site)
     }
 

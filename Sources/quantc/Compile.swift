@@ -41,6 +41,9 @@ struct Compile: ParsableCommand {
     @Flag(help: "Do not compile the kernels with clang-15 for gfx803: the report's times then assume 4 waves per SIMD and it has no registers.")
     var noKernelAnalysis = false
 
+    @Flag(help: "Keep each kernel's default tuning configuration instead of compiling the candidates for gfx803 and keeping the fastest by the roofline model (report.json → gcn.launches[].candidates lists them).")
+    var noTune = false
+
     @Argument(parsing: .allUnrecognized, help: "Options passed to the quantize flow.")
     var quantizeOptions: [String] = []
 
@@ -100,7 +103,7 @@ struct Compile: ParsableCommand {
             var compiled: CompiledModel
             do {
                 compiled = try Codegen.compile(m, target: target, inputShapes: shapes, quantcVersion: QuantCVersion.string,
-                                               kernelCompiler: noKernelAnalysis ? nil : KernelCompiler())
+                                               kernelCompiler: noKernelAnalysis ? nil : KernelCompiler(), tune: !noTune)
             } catch CodegenError.gcn(let message) {
                 fail("\(model): compiling the kernels for gfx803: \(message) (--no-kernel-analysis skips this)", .unavailable)
             } catch {

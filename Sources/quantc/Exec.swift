@@ -35,8 +35,14 @@ struct Exec: ParsableCommand {
     @Flag(help: "Print each launch's time from OpenCL events (host launches by wall clock) and the total.")
     var profile = false
 
+    @Flag(help: "Build the kernels' gfx803 bodies on a CPU device too (by default a CPU device gets the CPU bodies of the templates that have one, e.g. GEMV).")
+    var gcnBodies = false
+
     @Option(name: .customLong("repeat"), help: "Run the plan N times on the same inputs (the outputs of the last run are written) and report the median and fastest run.")
     var repeat_: Int = 1
+
+    @Flag(help: "With --repeat N: enqueue the N runs back to back (inputs re-enqueued before each, no wait between runs, outputs read after the last) and report the time per run and, with --profile, each launch's median: the steady state of a stream of requests.")
+    var backToBack = false
 
     @Flag(help: "List the OpenCL platforms and devices and exit.")
     var listDevices = false
@@ -63,15 +69,22 @@ struct Exec: ParsableCommand {
             let chosen = try opencl(path) { try Devices.select(device) }
             let runner = try opencl(path) {
                 try ArtifactRunner(artifact: dir, device: chosen,
-                                   options: RunOptions(profile: profile, cacheDirectory: noCache ? nil : cacheDir ?? ProgramCache.defaultDirectory))
+                                   options: RunOptions(profile: profile, cacheDirectory: noCache ? nil : cacheDir ?? ProgramCache.defaultDirectory,
+                                                      gcnBodies: gcnBodies))
             }
             for w in runner.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             var times: [Double] = []
             var last: RunResult?
-            for _ in 0..<repeat_ {
-                let r = try opencl(path) { try runner.run(inputs: feeds) }
-                times.append(r.seconds)
+            if backToBack {
+                let r = try opencl(path) { try runner.run(inputs: feeds, repeats: repeat_) }
+                times = [r.seconds]
                 last = r
+            } else {
+                for _ in 0..<repeat_ {
+                    let r = try opencl(path) { try runner.run(inputs: feeds) }
+                    times.append(r.seconds)
+                    last = r
+                }
             }
             let result = last!
             var written: [String] = []
@@ -80,7 +93,7 @@ struct Exec: ParsableCommand {
             let where_ = written.isEmpty ? "" : "; wrote \(written.joined(separator: ", ")) to \(outputDir!)"
             print("ran \(dir.plan.launches.count) launch\(dir.plan.launches.count == 1 ? "" : "es")"
                   + (hosts > 0 ? " (\(hosts) on the host)" : "")
-                  + " on \(chosen) in \(Self.timing(times)); kernels \(runner.programOrigin.rawValue)\(where_)")
+                  + " on \(chosen) in \(Self.timing(times))" + (backToBack ? " per run (\(repeat_) back to back)" : "") + "; kernels \(runner.programOrigin.rawValue)\(where_)")
             if profile { printProfile(result) }
         }
     }

@@ -52,6 +52,54 @@ final class ExecCommandTests: CLITestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/y.npy")), try Data(contentsOf: URL(fileURLWithPath: "\(out3)/y.npy")))
     }
 
+    /// The compiled MLP (GEMVs tuned for gfx803; int8: ONNX Runtime's integer arithmetic,
+    /// int4: per-group scales): pocl runs the CPU GEMV body by default and the gfx803 body
+    /// with --gcn-bodies; both, and runs queued back to back, agree with `quantc run` of
+    /// the artifact's model.onnx.
+    func testGEMVBodiesAndBackToBackRunsAgreeWithTheSimulation() throws {
+        let dir = try temporaryFolder()
+        let calib = Self.root.appendingPathComponent("models/digits/calib_x.npy").path
+        let x = dir.appendingPathComponent("x.npy").path
+        let sample = try NumpyFile.read(Self.root.appendingPathComponent("models/digits/test_x.npy").path)
+        let row = Array(try XCTUnwrap(sample.floatValues()).prefix(64))
+        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: row, shape: [1, 64])))).write(to: URL(fileURLWithPath: x))
+        for weights in ["int8", "int4"] {
+            let art = dir.appendingPathComponent("\(weights).qc").path
+            var r = try run(["compile", mlp, "--calibration", calib, "--weights", weights, "--method", "minmax", "--no-bias-correction", "-o", art])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let kernels = try String(contentsOfFile: "\(art)/kernels.cl", encoding: .utf8)
+            if weights == "int4" {
+                XCTAssertTrue(kernels.contains("#define W_BITS 4\n") && kernels.contains("#define CHUNK_SCALE 1\n"), "no int4 GEMV with chunk scales")
+            } else {
+                XCTAssertTrue(kernels.contains("#define INT_MODE 1\n"), "no integer-mode GEMV")
+            }
+            let ref = dir.appendingPathComponent("\(weights).ref").path
+            r = try run(["run", "\(art)/model.onnx", "--input", "input=\(x)", "--output-dir", ref])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let names = try FileManager.default.contentsOfDirectory(atPath: ref).filter { $0.hasSuffix(".npy") }
+            XCTAssertFalse(names.isEmpty)
+            let cache = dir.appendingPathComponent("\(weights).cache").path
+            for (i, extra) in [[], ["--gcn-bodies"], ["--repeat", "4", "--back-to-back", "--profile"]].enumerated() {
+                let out = dir.appendingPathComponent("\(weights).out\(i)").path
+                r = try run(["exec", art, "--input", "input=\(x)", "-o", out, "--cache-dir", cache] + extra)
+                XCTAssertEqual(r.status, 0, r.stderr)
+                if extra.contains("--back-to-back") { XCTAssertTrue(r.stdout.contains(" per run (4 back to back)"), r.stdout) }
+                for name in names {
+                    let a = try XCTUnwrap(NumpyFile.read("\(out)/\(name)").floatValues()).map(Double.init)
+                    let b = try XCTUnwrap(NumpyFile.read("\(ref)/\(name)").floatValues()).map(Double.init)
+                    XCTAssertEqual(a.count, b.count)
+                    let dot = zip(a, b).map(*).reduce(0, +)
+                    let cosine = dot / ((a.map { $0 * $0 }.reduce(0, +) * b.map { $0 * $0 }.reduce(0, +)).squareRoot() + 1e-300)
+                    XCTAssertGreaterThanOrEqual(cosine, 0.9999, "\(weights) \(extra): \(name)")
+                    XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 0, 1e-3, "\(weights) \(extra): \(name)")
+                    XCTAssertEqual(a.firstIndex(of: a.max()!), b.firstIndex(of: b.max()!), "\(weights) \(extra): \(name) top-1")
+                }
+            }
+            // The CPU build (-DQC_HOST_CPU=1) and the gfx803 one are cached apart.
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".bin") }.count, 2, weights)
+        }
+    }
+
     func testDevicesAreListed() throws {
         let r = try run(["devices"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -1,5 +1,6 @@
 import Codegen
 import Foundation
+import GCN
 import XCTest
 
 /// Every generated kernel compiles to gfx803 machine code with clang-15 with
@@ -76,5 +77,51 @@ final class GFX803CompileTests: XCTestCase {
             templates.formUnion(c.report.launches.compactMap(\.template))
         }
         XCTAssertEqual(templates, Set(TemplateKind.allCases.map(\.rawValue)), "templates not exercised")
+    }
+
+    /// The gfx803 tuner picks, per launch, the candidate with the smallest predicted
+    /// time among those that compile cleanly; its choice is in the plan and the
+    /// report, the tuned kernels keep zero scratch and ≥ 4 waves for GEMM/GEMV/conv,
+    /// and a rerun chooses the same.
+    func testTunerChoosesTheFastestCleanCandidateDeterministically() throws {
+        guard Self.clang != nil else { throw XCTSkip("clang-15 is not installed") }
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("quantc-tune-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        var changed = 0
+        for (name, m) in [("digits_cnn", try CodegenFixtures.quantized(try CodegenFixtures.model("digits_cnn"))),
+                          ("coverage int4", try CodegenFixtures.quantized(CodegenFixtures.coverageModel(), weights: "int4"))] {
+            let tuned = try Codegen.compile(m, quantcVersion: "test", kernelCompiler: KernelCompiler(cacheDirectory: cache))
+            let again = try Codegen.compile(m, quantcVersion: "test", kernelCompiler: KernelCompiler(cacheDirectory: cache))
+            XCTAssertEqual(tuned.kernels, again.kernels, name)
+            XCTAssertEqual(Codegen.json(tuned.plan), Codegen.json(again.plan), name)
+            let plain = try Codegen.compile(m, quantcVersion: "test", kernelCompiler: KernelCompiler(cacheDirectory: cache), tune: false)
+            XCTAssertTrue(plain.report.launches.allSatisfy { $0.candidates == nil }, name)
+            for (l, p) in zip(tuned.report.launches, plain.report.launches) where l.kernel != nil {
+                guard ["gemv", "gemm", "conv", "depthwise", "eltwise"].contains(l.template ?? "") else {
+                    XCTAssertNil(l.candidates, "\(name): \(l.kernel!)")
+                    continue
+                }
+                let c = try XCTUnwrap(l.candidates, "\(name): \(l.kernel!)")
+                XCTAssertGreaterThan(c.count, 1, "\(name): \(l.kernel!)")
+                XCTAssertEqual(c.filter(\.chosen).count, 1, "\(name): \(l.kernel!)")
+                let chosen = c.first(where: \.chosen)!
+                XCTAssertNil(chosen.rejected)
+                let best = c.filter { $0.rejected == nil }.compactMap(\.predictedMicroseconds).min()!
+                XCTAssertEqual(chosen.predictedMicroseconds!, best, accuracy: 1e-9, "\(name): \(l.kernel!)")
+                XCTAssertEqual(l.predictedMicroseconds!, best, accuracy: 1e-9)
+                // The untuned plan runs the first candidate.
+                XCTAssertEqual(p.tuning, c[0].parameters, "\(name): \(l.kernel!)")
+                XCTAssertEqual(l.tuning, chosen.parameters, "\(name): \(l.kernel!)")
+                if l.tuning != p.tuning { changed += 1 }
+            }
+            let (usage, _) = try compile(tuned.kernels)
+            for (k, u) in usage {
+                XCTAssertEqual(u.scratch, 0, "\(name): tuned \(k) spills")
+                if k.hasPrefix("gemm") || k.hasPrefix("gemv") || k.hasPrefix("conv") {
+                    XCTAssertGreaterThanOrEqual(u.occupancy, 4, "\(name): tuned \(k) has \(u.vgprs) VGPRs")
+                }
+            }
+        }
+        XCTAssertGreaterThan(changed, 0, "the tuner never departs from the defaults")
     }
 }

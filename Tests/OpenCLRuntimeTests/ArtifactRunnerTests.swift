@@ -91,7 +91,7 @@ final class ArtifactRunnerTests: XCTestCase {
         XCTAssertEqual(first.warnings, [])
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/cache")
         XCTAssertEqual(files.count, 1)
-        XCTAssertEqual(files.first, ProgramCache.key(device: try device(), options: RunOptions().buildOptions,
+        XCTAssertEqual(files.first, ProgramCache.key(device: try device(), options: RunOptions().buildOptions(for: try device()),
                                                      source: Array(TestArtifact.gemvKernels.utf8)) + ".bin")
         let second = try ArtifactRunner(artifact: artifact, device: try device(), options: options)
         XCTAssertEqual(second.programOrigin, .cache)

@@ -14,6 +14,12 @@ enum PreludeTemplate {
 /* 2^23: as_float(QC_MAGIC | n) - QC_TWO23 == n for n < 2^23 (integer to float
    without v_cvt_f32_u32; GCN practice, see docs). */
 #define QC_TWO23 8388608.0f
+/* QC_HOST_CPU: the runtime defines it to 1 when it builds kernels.cl for a CPU
+   device (pocl) without --gcn-bodies; templates with a CPU body (GEMV) take it
+   then. The gfx803 code (clang-15, gcn-check) is always the default 0 path. */
+#ifndef QC_HOST_CPU
+#define QC_HOST_CPU 0
+#endif
 
 /* Work-item ids, barriers and integer min/max: with -nogpulib the OpenCL
    built-ins (get_global_id, barrier, min) are library calls on amdgcn, so
