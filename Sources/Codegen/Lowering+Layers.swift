@@ -93,7 +93,7 @@ extension Lowering {
         guard a.last == kk else { throw .unsupported(node: n.name, opType: n.op, detail: "inner dimensions \(a) × \(b) differ") }
         let alpha = isGemm ? (n.node[attribute: "alpha"]?.floatValue ?? 1) : 1
         let packed = try weights.pack(weight: n.inputs[1], graph: g, layout: transB ? .nByK : .kByN, rows: nn, k: kk, alpha: alpha,
-                                      node: n.name, opType: n.op)
+                                      node: n.name, opType: n.op, rowMajorScales: m <= 4)
         var args: [KernelLaunch.Arg] = [try arg(n.inputs[0], node: n), .blob(packed.values)]
         if let sc = packed.scales { args.append(.blob(sc)) }
         if let z = packed.zeroPoints { args.append(.blob(z)) }

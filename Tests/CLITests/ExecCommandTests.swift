@@ -52,10 +52,11 @@ final class ExecCommandTests: CLITestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/y.npy")), try Data(contentsOf: URL(fileURLWithPath: "\(out3)/y.npy")))
     }
 
-    /// The compiled MLP (GEMVs tuned for gfx803; int8: ONNX Runtime's integer arithmetic,
-    /// int4: per-group scales): pocl runs the CPU GEMV body by default and the gfx803 body
-    /// with --gcn-bodies; both, and runs queued back to back, agree with `quantc run` of
-    /// the artifact's model.onnx.
+    /// Compiled GEMVs (tuned for gfx803) on pocl: the MLP's Gemms with int8 weights
+    /// (ONNX Runtime's integer arithmetic) and int4 ones, and a MatMul whose [K][N] int4
+    /// weight gets its block scales stored row-major. pocl runs the CPU GEMV body by
+    /// default and the gfx803 body with --gcn-bodies; both, and runs queued back to back,
+    /// agree with `quantc run` of the artifact's model.onnx.
     func testGEMVBodiesAndBackToBackRunsAgreeWithTheSimulation() throws {
         let dir = try temporaryFolder()
         let calib = Self.root.appendingPathComponent("models/digits/calib_x.npy").path
@@ -63,25 +64,42 @@ final class ExecCommandTests: CLITestCase {
         let sample = try NumpyFile.read(Self.root.appendingPathComponent("models/digits/test_x.npy").path)
         let row = Array(try XCTUnwrap(sample.floatValues()).prefix(64))
         try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: row, shape: [1, 64])))).write(to: URL(fileURLWithPath: x))
-        for weights in ["int8", "int4"] {
-            let art = dir.appendingPathComponent("\(weights).qc").path
-            var r = try run(["compile", mlp, "--calibration", calib, "--weights", weights, "--method", "minmax", "--no-bias-correction", "-o", art])
+        // x [1, 256] · W [256, 96] (MatMul: the weight is [K][N]).
+        var graph = Graph(name: "matmul", inputs: [ValueInfo(name: "v", type: .tensor(TensorType(.float32, fixed: [1, 256])))],
+                          outputs: [ValueInfo(name: "out", type: nil)])
+        graph.initializers["W"] = Tensor(floats: (0..<256 * 96).map { Float(($0 * 7919) % 2001 - 1000) / 8000 }, shape: [256, 96], name: "W")
+        graph.nodes = [Node(name: "mm", opType: "MatMul", inputs: ["v", "W"], outputs: ["out"])]
+        let matmul = dir.appendingPathComponent("matmul.onnx").path
+        try ONNXExporter.write(Model(graph: graph), to: matmul)
+        let v = dir.appendingPathComponent("v.npy").path
+        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: (0..<256).map { Float($0 % 17) / 8 - 1 }, shape: [1, 256])))).write(to: URL(fileURLWithPath: v))
+        let cases: [(label: String, model: String, input: String, data: [String], args: [String])] = [
+            ("mlp int8", mlp, "input=\(x)", ["--calibration", calib], ["--weights", "int8"]),
+            ("mlp int4", mlp, "input=\(x)", ["--calibration", calib], ["--weights", "int4"]),
+            ("matmul int4", matmul, "v=\(v)", ["--calibration-random", "8"], ["--weights", "int4"]),
+        ]
+        for c in cases {
+            let art = dir.appendingPathComponent("\(c.label).qc").path
+            var r = try run(["compile", c.model] + c.data + c.args + ["--method", "minmax", "--no-bias-correction", "-o", art])
             XCTAssertEqual(r.status, 0, r.stderr)
             let kernels = try String(contentsOfFile: "\(art)/kernels.cl", encoding: .utf8)
-            if weights == "int4" {
-                XCTAssertTrue(kernels.contains("#define W_BITS 4\n") && kernels.contains("#define CHUNK_SCALE 1\n"), "no int4 GEMV with chunk scales")
+            if c.label.hasSuffix("int4") {
+                XCTAssertTrue(kernels.contains("#define W_BITS 4\n") && kernels.contains("#define CHUNK_SCALE 1\n"), "\(c.label): no int4 GEMV with chunk scales")
             } else {
-                XCTAssertTrue(kernels.contains("#define INT_MODE 1\n"), "no integer-mode GEMV")
+                XCTAssertTrue(kernels.contains("#define INT_MODE 1\n"), "\(c.label): no integer-mode GEMV")
             }
-            let ref = dir.appendingPathComponent("\(weights).ref").path
-            r = try run(["run", "\(art)/model.onnx", "--input", "input=\(x)", "--output-dir", ref])
+            if c.label.hasPrefix("matmul") {
+                XCTAssertTrue(try String(contentsOfFile: "\(art)/plan.json", encoding: .utf8).contains(".scales_nk"), "row-major scales")
+            }
+            let ref = dir.appendingPathComponent("\(c.label).ref").path
+            r = try run(["run", "\(art)/model.onnx", "--input", c.input, "--output-dir", ref])
             XCTAssertEqual(r.status, 0, r.stderr)
             let names = try FileManager.default.contentsOfDirectory(atPath: ref).filter { $0.hasSuffix(".npy") }
             XCTAssertFalse(names.isEmpty)
-            let cache = dir.appendingPathComponent("\(weights).cache").path
+            let cache = dir.appendingPathComponent("\(c.label).cache").path
             for (i, extra) in [[], ["--gcn-bodies"], ["--repeat", "4", "--back-to-back", "--profile"]].enumerated() {
-                let out = dir.appendingPathComponent("\(weights).out\(i)").path
-                r = try run(["exec", art, "--input", "input=\(x)", "-o", out, "--cache-dir", cache] + extra)
+                let out = dir.appendingPathComponent("\(c.label).out\(i)").path
+                r = try run(["exec", art, "--input", c.input, "-o", out, "--cache-dir", cache] + extra)
                 XCTAssertEqual(r.status, 0, r.stderr)
                 if extra.contains("--back-to-back") { XCTAssertTrue(r.stdout.contains(" per run (4 back to back)"), r.stdout) }
                 for name in names {
@@ -90,13 +108,13 @@ final class ExecCommandTests: CLITestCase {
                     XCTAssertEqual(a.count, b.count)
                     let dot = zip(a, b).map(*).reduce(0, +)
                     let cosine = dot / ((a.map { $0 * $0 }.reduce(0, +) * b.map { $0 * $0 }.reduce(0, +)).squareRoot() + 1e-300)
-                    XCTAssertGreaterThanOrEqual(cosine, 0.9999, "\(weights) \(extra): \(name)")
-                    XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 0, 1e-3, "\(weights) \(extra): \(name)")
-                    XCTAssertEqual(a.firstIndex(of: a.max()!), b.firstIndex(of: b.max()!), "\(weights) \(extra): \(name) top-1")
+                    XCTAssertGreaterThanOrEqual(cosine, 0.9999, "\(c.label) \(extra): \(name)")
+                    XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 0, 1e-3, "\(c.label) \(extra): \(name)")
+                    XCTAssertEqual(a.firstIndex(of: a.max()!), b.firstIndex(of: b.max()!), "\(c.label) \(extra): \(name) top-1")
                 }
             }
             // The CPU build (-DQC_HOST_CPU=1) and the gfx803 one are cached apart.
-            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".bin") }.count, 2, weights)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".bin") }.count, 2, c.label)
         }
     }
 
