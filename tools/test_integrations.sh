@@ -64,8 +64,9 @@ for suite in "${suites[@]}"; do
     swiftpm)
       # Builds quantc once more (debug) inside the example package, and runs both examples.
       # Every build runs the same way, in the same environment: SwiftPM reruns a plugin's commands
-      # when any environment variable differs (a `cd` changes OLDPWD, bash sets `_`), and switching products
-      # relinks the plugin's tool.
+      # when any environment variable differs (a `cd` changes OLDPWD, bash sets `_`; the environment
+      # is part of the PackageStructure signature, so it replans: step 3 below), and switching
+      # products relinks the plugin's tool.
       pkg=$root/tools/examples/embed
       # The checkout's pins, so the example resolves the same dependency versions (from SwiftPM's cache).
       if [ -f "$root/Package.resolved" ] && ! cmp -s "$root/Package.resolved" "$pkg/Package.resolved"; then
@@ -77,12 +78,28 @@ for suite in "${suites[@]}"; do
       check "swiftpm: plugin-example finds the quantized model" "$out/plugin-example"
       artifact=$(find "$pkg/.build/plugins/outputs" -name digits_mlp.int8.onnx | head -1)
       check "swiftpm: the plugin built the model" test -s "$artifact"
-      # Known gap (issue 8): from a clean .build, SwiftPM 6.3.1 on Linux builds the plugin's tool in
-      # a separate pass that rebuilds (C objects, debug AST wrapping) and relinks quantc-tool on the
-      # second build too, so the plugin command runs a second time; from the third build on it is
-      # up to date. Seen on a fresh clone in CI; the settle build below keeps the checks that
-      # follow meaningful, and the README says so.
+      # Known SwiftPM gap (issue 8; native build system, the default of `swift build` 6.3.1): from a
+      # clean .build the SECOND build runs `quantc build` once more, the third does nothing. Not
+      # ours: the same happens to any build-tool plugin whose tool is an executable target. Traced
+      # with `swift build -v` and the llbuild databases (.build/build.db, .build/plugin-tools.db):
+      # 1. The first build plans without running llbuild's PackageStructure command (debug.yaml does
+      #    not exist yet), so build.db has no record of it and the second build replans.
+      # 2. Planning builds the plugin's tools first, from plugin-tools.yaml into its own database,
+      #    plugin-tools.db (SwiftPM Sources/Build/BuildOperation.swift, buildPluginTools: "FIXME: It
+      #    should be possible to share database between plugin tools and regular builds").
+      # 3. debug.yaml holds the same commands for quantc-tool. build.db had never run them, so the
+      #    first build's main pass reran CONNX's C compiles, the debug `-modulewrap` steps and the
+      #    link of quantc-tool, rewriting outputs plugin-tools.db had recorded. llbuild reruns a
+      #    command whose outputs changed since its record, so the replan recompiles those and
+      #    relinks quantc-tool (then the main pass does so again), and the plugin command, whose
+      #    inputs include quantc-tool, runs again.
+      # Any later replan (Package.swift or a target folder changes, another environment) repeats
+      # step 3. `--build-system swiftbuild` does nothing on the second build but reran quantc on 6 of
+      # 10 back-to-back no-change builds (cf. swiftlang/swift-build#305). So one settle build here;
+      # it says so when it was not needed.
       eval "$build" >"$scratch/swiftpm.log" 2>&1
+      grep -q 'quantc build' "$scratch/swiftpm.log" \
+        || echo "note: swiftpm: the second build ran no quantc; the settle build may no longer be needed"
       t1=$(mtime "$artifact"); sleep 1
       eval "$build" >"$scratch/swiftpm.log" 2>&1
       check "swiftpm: second build leaves the model as it was" test "$(mtime "$artifact")" = "$t1"
