@@ -114,8 +114,10 @@ public enum Codegen {
             var args = [buffer(.arena(l.output))] + l.args.map(buffer)
             args += l.epilogue.operands.map { buffer($0.region == .arena ? .arena($0.name) : .blob($0.name)) }
             let r = resources[name]
-            let roofline = tuned[i]?.estimate ?? r.map { device.estimate(flops: l.flops, bytes: l.bytes, resources: $0, globalSize: l.global, localSize: l.local) }
-                ?? device.estimate(flops: l.flops, bytes: l.bytes,
+            // As the tuner prices it: FLOPs over the grid's efficiency (idle lanes, edge tiles).
+            let work = l.flops / max(l.tuning?.geometry(l.config)?.efficiency ?? 1, 1e-6)
+            let roofline = tuned[i]?.estimate ?? r.map { device.estimate(flops: work, bytes: l.bytes, resources: $0, globalSize: l.global, localSize: l.local) }
+                ?? device.estimate(flops: work, bytes: l.bytes,
                                    occupancy: Occupancy(wavesPerSIMD: 4, wavesPerCU: 4 * device.simdsPerCU, limitedBy: .vgprs),
                                    globalSize: l.global, localSize: l.local)
             let estimate = LaunchEstimate(flops: l.flops, bytesMoved: l.bytes, predictedMicroseconds: roofline.seconds * 1e6,
