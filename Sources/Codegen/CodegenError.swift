@@ -11,6 +11,8 @@ public enum CodegenError: Error, CustomStringConvertible, Equatable, Sendable {
     case unknownTarget(String, valid: [String])
     /// Compiling the kernels for gfx803 with clang-15 failed.
     case gcn(String)
+    /// A `--kernel-config` value that names no template or parameter.
+    case badKernelConfig(String, String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,8 @@ public enum CodegenError: Error, CustomStringConvertible, Equatable, Sendable {
             return "--input-shape '\(i)': \(d)"
         case .unsupported(let n, let op, let d):
             return "node '\(n)' (\(op)): \(d)"
+        case .badKernelConfig(let spec, let detail):
+            return "--kernel-config '\(spec)': \(detail)"
         case .gcn(let message):
             return "compiling the kernels for gfx803: \(message)"
         case .unknownTarget(let t, let valid):

@@ -29,7 +29,7 @@ public enum Codegen {
     /// otherwise the first candidate.
     public static func compile(_ model: Model, target: String = "gfx803", inputShapes: [String: [Int]] = [:],
                                quantcVersion: String, kernelCompiler: KernelCompiler? = nil,
-                               tune: Bool = true) throws(CodegenError) -> CompiledModel {
+                               tune: Bool = true, pins: [TemplateKind: [String: Int]] = [:]) throws(CodegenError) -> CompiledModel {
         guard targets.contains(target) else { throw .unknownTarget(target, valid: targets) }
         let graph = try LoweredGraph(model: model, inputShapes: inputShapes)
         var lowering = Lowering(graph)
@@ -40,7 +40,18 @@ public enum Codegen {
         var source = KernelSource(target: target)
         var launches = lowering.launches
         var tuned: [Int: TunedKernel] = [:]
-        if let kernelCompiler, tune { tuned = try Self.tune(&launches, compiler: kernelCompiler) }
+        if let kernelCompiler, tune {
+            tuned = try Self.tune(&launches, compiler: kernelCompiler, pins: pins)
+        } else {
+            for i in launches.indices where launches[i].host == nil && pins[launches[i].template] != nil {
+                guard let t = launches[i].tuning else { continue }
+                guard let g = Self.candidates(for: launches[i], pins: pins).lazy.compactMap(t.geometry).first else {
+                    throw .badKernelConfig(Self.describe(pins[launches[i].template]!, launches[i].template),
+                                           "no configuration of launch \(i) (\(launches[i].nodes.first ?? "")) satisfies it")
+                }
+                launches[i] = launches[i].with(g)
+            }
+        }
 
         // Liveness of arena values over launch order.
         // A value written in place into a Concat's output lives as that output.
@@ -114,10 +125,12 @@ public enum Codegen {
             var args = [buffer(.arena(l.output))] + l.args.map(buffer)
             args += l.epilogue.operands.map { buffer($0.region == .arena ? .arena($0.name) : .blob($0.name)) }
             let r = resources[name]
-            // As the tuner prices it: FLOPs over the grid's efficiency (idle lanes, edge tiles).
-            let work = l.flops / max(l.tuning?.geometry(l.config)?.efficiency ?? 1, 1e-6)
-            let roofline = tuned[i]?.estimate ?? r.map { device.estimate(flops: work, bytes: l.bytes, resources: $0, globalSize: l.global, localSize: l.local) }
-                ?? device.estimate(flops: work, bytes: l.bytes,
+            // As the tuner prices it: FLOPs over the grid's efficiency (idle lanes, edge tiles), cache traffic.
+            let geometry = l.tuning?.geometry(l.config)
+            let work = l.flops / max(geometry?.efficiency ?? 1, 1e-6), onChip = geometry?.onChipBytes ?? 0
+            let roofline = tuned[i]?.estimate ?? r.map { device.estimate(flops: work, bytes: l.bytes, onChipBytes: onChip, resources: $0,
+                                                                        globalSize: l.global, localSize: l.local) }
+                ?? device.estimate(flops: work, bytes: l.bytes, onChipBytes: onChip,
                                    occupancy: Occupancy(wavesPerSIMD: 4, wavesPerCU: 4 * device.simdsPerCU, limitedBy: .vgprs),
                                    globalSize: l.global, localSize: l.local)
             let estimate = LaunchEstimate(flops: l.flops, bytesMoved: l.bytes, predictedMicroseconds: roofline.seconds * 1e6,
@@ -165,7 +178,47 @@ public enum Codegen {
     /// occupancy-derated roofline, over FLOPs divided by the grid's efficiency (tiles over
     /// the edge, idle lanes), is kept. Launches that would share a kernel are tuned once.
     /// Returns, per launch index, the tuner's answer.
-    static func tune(_ launches: inout [KernelLaunch], compiler: KernelCompiler) throws(CodegenError) -> [Int: TunedKernel] {
+    /// Parses `--kernel-config` values, `TEMPLATE:NAME=V[,NAME=V…]` (e.g. `gemm:LDS_K=16,TM=4`),
+    /// into pinned tuning parameters; an unknown template or parameter is named with the valid ones.
+    public static func parsePins(_ specs: [String]) throws(CodegenError) -> [TemplateKind: [String: Int]] {
+        var out: [TemplateKind: [String: Int]] = [:]
+        for spec in specs {
+            let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+            let tuned: [TemplateKind] = [.gemv, .gemm, .conv, .depthwise, .eltwise]
+            guard parts.count == 2, let t = TemplateKind(rawValue: parts[0]), tuned.contains(t) else {
+                throw .badKernelConfig(spec, "expected TEMPLATE:NAME=VALUE,…; tuned templates: \(tuned.map(\.rawValue).joined(separator: ", "))")
+            }
+            let valid = Set(KernelConfig.defaults(t).parameters.keys)
+            for item in parts[1].split(separator: ",") {
+                let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, valid.contains(kv[0]), let v = Int(kv[1]), kv[0] == "LDS_K" ? (0...64).contains(v) : (1...1024).contains(v) else {
+                    throw .badKernelConfig(spec, "'\(item)': \(t.rawValue) takes \(valid.sorted().joined(separator: ", ")) = 1…1024 (LDS_K 0…64)")
+                }
+                out[t, default: [:]][kv[0]] = v
+            }
+        }
+        return out
+    }
+
+    static func describe(_ pin: [String: Int], _ t: TemplateKind) -> String {
+        "\(t.rawValue):" + pin.keys.sorted().map { "\($0)=\(pin[$0]!)" }.joined(separator: ",")
+    }
+
+    /// The configurations a launch may take: the template's candidates that agree with the
+    /// pinned parameters (`compile --kernel-config`), or, if none does, the first with the pins set.
+    static func candidates(for l: KernelLaunch, pins: [TemplateKind: [String: Int]]) -> [KernelConfig] {
+        guard let t = l.tuning else { return [] }
+        let all = KernelCandidates.candidates(for: t.shape)
+        guard let pin = pins[l.template], !pin.isEmpty else { return all }
+        let matching = all.filter { c in pin.allSatisfy { c.parameters[$0.key] == $0.value } }
+        if !matching.isEmpty { return matching }
+        var first = all.first ?? .defaults(l.template)
+        first.parameters.merge(pin) { $1 }
+        return [first]
+    }
+
+    static func tune(_ launches: inout [KernelLaunch], compiler: KernelCompiler,
+                     pins: [TemplateKind: [String: Int]] = [:]) throws(CodegenError) -> [Int: TunedKernel] {
         var groups: [String: [Int]] = [:], order: [String] = []
         for (i, l) in launches.enumerated() where l.host == nil && l.tuning != nil {
             let key = KernelSource.key(l)
@@ -177,7 +230,7 @@ public enum Codegen {
         for (gi, key) in order.enumerated() {
             let l = launches[groups[key]![0]]
             var seen: Set<KernelConfig> = [], candidates: [KernelCandidate] = [], geos: [KernelLaunch.Geometry] = []
-            for c in KernelCandidates.candidates(for: l.tuning!.shape) {
+            for c in Self.candidates(for: l, pins: pins) {
                 guard let g = l.tuning!.geometry(c), seen.insert(g.config).inserted else { continue }
                 let name = "tune\(gi)_\(candidates.count)"
                 // The index first: equal predictions go to the earlier (preferred) candidate.
@@ -187,7 +240,11 @@ public enum Codegen {
                                                   source: KernelSource.render(l.with(g), name: name),
                                                   flops: l.flops / max(g.efficiency, 1e-6), bytes: l.bytes,
                                                   globalSize: g.global, localSize: g.local))
+                candidates[candidates.count - 1].onChipBytes = g.onChipBytes
                 geos.append(g)
+            }
+            if candidates.isEmpty, let pin = pins[l.template] {
+                throw .badKernelConfig(Self.describe(pin, l.template), "no configuration of the launch of \(l.nodes.first ?? "") satisfies it")
             }
             layers.append(("\(l.template.rawValue) \(l.nodes.first ?? "")", candidates))
             geometries.append(geos)

@@ -29,9 +29,12 @@ public enum KernelCandidates {
             return out
         case .gemm:
             var out: [KernelConfig] = []
-            for (tm, tn) in [(4, 2), (2, 4), (2, 2), (4, 4), (8, 2)] {
-                for (wm, wn) in [(8, 8), (4, 16), (16, 16)] {
-                    out.append(KernelConfig(template: t, parameters: ["TM": tm, "TN": tn, "WG_M": wm, "WG_N": wn, "UNROLL": 4]))
+            // LDS_K 0 first: the default stays the plain register tile.
+            for lds in [0, 16] {
+                for (tm, tn) in [(4, 2), (2, 4), (2, 2), (4, 4), (8, 2)] {
+                    for (wm, wn) in [(8, 8), (4, 16), (16, 16)] {
+                        out.append(KernelConfig(template: t, parameters: ["TM": tm, "TN": tn, "WG_M": wm, "WG_N": wn, "UNROLL": 4, "LDS_K": lds]))
+                    }
                 }
             }
             return out

@@ -28,7 +28,7 @@ public enum TemplateKind: String, Codable, Sendable, CaseIterable {
 /// wavefront 64, work-groups of 64–256.
 public struct KernelConfig: Hashable, Codable, Sendable {
     public var template: TemplateKind
-    /// Parameter name (as the template spells it: WG, ROWS, VEC_BYTES, TM, TN, WG_M, WG_N,
+    /// Parameter name (as the template spells it: WG, ROWS, VEC_BYTES, TM, TN, WG_M, WG_N, LDS_K,
     /// TP, TOC, WG_P, WG_OC, UNROLL, VPT) → value, sorted when emitted.
     public var parameters: [String: Int]
 
@@ -52,7 +52,7 @@ public struct KernelConfig: Hashable, Codable, Sendable {
     public static func defaults(_ t: TemplateKind) -> KernelConfig {
         switch t {
         case .gemv: KernelConfig(template: t, parameters: ["WG": 64, "ROWS": 2, "VEC_BYTES": 16])
-        case .gemm: KernelConfig(template: t, parameters: ["TM": 4, "TN": 2, "WG_M": 8, "WG_N": 8, "UNROLL": 4])
+        case .gemm: KernelConfig(template: t, parameters: ["TM": 4, "TN": 2, "WG_M": 8, "WG_N": 8, "UNROLL": 4, "LDS_K": 0])
         case .conv: KernelConfig(template: t, parameters: ["TP": 4, "TOC": 4, "WG_P": 16, "WG_OC": 4, "UNROLL": 1])
         case .depthwise: KernelConfig(template: t, parameters: ["TP": 2, "WG": 64])
         case .eltwise: KernelConfig(template: t, parameters: ["WG": 256, "VPT": 1])

@@ -40,6 +40,8 @@ struct KernelLaunch {
         /// Useful work / work the grid does (< 1 when tiles overhang the
         /// problem or lanes of a row idle); the tuner divides FLOPs by it.
         var efficiency: Double
+        /// Bytes the launch moves through the vector L1 (LDS bytes at half weight).
+        var onChipBytes: Double = 0
     }
 
     struct Tuning {

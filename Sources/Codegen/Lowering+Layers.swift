@@ -46,7 +46,7 @@ extension Lowering {
         let bytes = Double(packed.storedBytes + 4 * (s.reduce(1, *) + os.reduce(1, *)))
         let template: TemplateKind = icg == 1 ? .depthwise : .conv
         let is1x1 = kh == 1 && kw == 1 && st == [1, 1] && pt == 0 && pl == 0 && os[2] == s[2] && os[3] == s[3]
-        let batch = s[0]
+        let batch = s[0], bits = packed.bits
         if template == .conv { defines.append(("IS_1X1", is1x1 ? "1" : "0")) }
         return KernelLaunch(nodes: n.sources, template: template, shape: LayerShape(template: template, m: npix, n: oc, k: k),
                             defines: defines, output: n.outputs[0], outputShape: os, args: args, flops: flops, bytes: bytes) { c in
@@ -59,10 +59,25 @@ extension Lowering {
             // Output-channel tiles stay inside one group.
             cfg.parameters["TOC"] = Self.largestDivisor(of: oc / groups, atMost: cfg["TOC"])
             let global = [roundUp(ceilDiv(npix, cfg["TP"]), cfg["WG_P"]), roundUp(ceilDiv(oc, cfg["TOC"]), cfg["WG_OC"]), batch]
+            // L1 traffic as a GEMM without LDS: TP gathered activations and TOC weights per k.
+            let macs = Double(global[0] * cfg["TP"] * global[1] * cfg["TOC"] * batch * k)
             return .init(config: cfg, global: global,
                          local: [cfg["WG_P"], cfg["WG_OC"], 1],
-                         efficiency: Double(npix * oc) / Double(global[0] * cfg["TP"] * global[1] * cfg["TOC"]))
+                         efficiency: Double(npix * oc) / Double(global[0] * cfg["TP"] * global[1] * cfg["TOC"]),
+                         onChipBytes: Self.gemmOnChipBytes(macs: macs, tm: cfg["TP"], tn: cfg["TOC"], wgM: cfg["WG_P"], wgN: cfg["WG_OC"],
+                                                           weightBytes: Double(bits) / 8, lds: false))
         }
+    }
+
+    /// Vector L1 bytes of a register-tiled GEMM (the tuner's on-chip roof). Without LDS each
+    /// work-item loads per k its TM activations (4 bytes) and TN weights: 4/TN + w/TM bytes a
+    /// multiply-add. With LDS the work-group loads each once into LDS (4/(WG_N·TN) + w/(WG_M·TM))
+    /// and the work-items read floats from LDS, 4·(1/TN + 1/TM), counted at half (LDS is twice
+    /// the L1's bandwidth).
+    static func gemmOnChipBytes(macs: Double, tm: Int, tn: Int, wgM: Int, wgN: Int, weightBytes: Double, lds: Bool) -> Double {
+        let (tm, tn, wgM, wgN) = (Double(tm), Double(tn), Double(wgM), Double(wgN))
+        guard lds else { return macs * (4 / tn + weightBytes / tm) }
+        return macs * (4 / (wgN * tn) + weightBytes / (wgM * tm)) + macs * 4 * (1 / tn + 1 / tm) / 2
     }
 
     static func largestDivisor(of n: Int, atMost m: Int) -> Int {
@@ -128,11 +143,15 @@ extension Lowering {
                              global: [ceilDiv(nn, cfg["ROWS"]) * cfg["WG"], m], local: [cfg["WG"], 1], efficiency: efficiency)
             }
         }
+        let bits = packed.bits
         return KernelLaunch(nodes: n.sources, template: .gemm, shape: LayerShape(template: .gemm, m: m, n: nn, k: kk),
                             defines: defines, output: n.outputs[0], outputShape: os, args: args, flops: flops, bytes: bytes) { cfg in
             let global = [roundUp(ceilDiv(nn, cfg["TN"]), cfg["WG_N"]), roundUp(ceilDiv(m, cfg["TM"]), cfg["WG_M"])]
+            let macs = Double(global[0] * cfg["TN"] * global[1] * cfg["TM"] * kk)
             return .init(config: cfg, global: global, local: [cfg["WG_N"], cfg["WG_M"]],
-                         efficiency: Double(m * nn) / Double(global[0] * cfg["TN"] * global[1] * cfg["TM"]))
+                         efficiency: Double(m * nn) / Double(global[0] * cfg["TN"] * global[1] * cfg["TM"]),
+                         onChipBytes: Self.gemmOnChipBytes(macs: macs, tm: cfg["TM"], tn: cfg["TN"], wgM: cfg["WG_M"], wgN: cfg["WG_N"],
+                                                           weightBytes: Double(bits) / 8, lds: cfg["LDS_K"] > 0))
         }
     }
 

@@ -20,6 +20,10 @@
 ///   (CLRX GCN timings: "4 wavefronts per CU" for full rate). e_alu(w) = 0.75 · min(1, w/2);
 ///   0.75 is about what tuned GEMMs reach on Polaris (CLBlast's RX 580 SGEMM, llama.cpp's
 ///   65% on an RX 470 q4_0 matmul; see gcn.md).
+/// - On-chip: operands a kernel re-reads from cache rather than DRAM (the L1
+///   traffic of a GEMM without LDS tiles: each work-item loads its TM activations
+///   and TN weights per k) pass the vector L1 at 64 bytes per clock per CU; LDS
+///   serves 128, so callers count LDS bytes at half weight (`onChipBytes`).
 /// - Launch overhead: 5 µs per dispatch, an assumption of the order AMD's OpenCL
 ///   stack shows for back-to-back kernels of an in-order queue (command processor,
 ///   cache flush between dependent kernels); not measured, there is no GPU here.
@@ -52,19 +56,22 @@ extension GCNDevice {
     /// DRAM round trip under load, and the bytes one wave keeps in flight.
     public static let memoryLatency = 1e-6
     public static let bytesInFlightPerWave = 1024.0
+    /// Vector L1 bandwidth per CU and clock (GCN whitepaper: 64 B/clk; LDS 128).
+    public static let l1BytesPerClock = 64.0
 
     /// The estimate of one launch of `globalSize` work-items in work-groups of `localSize`
     /// (1–3 dimensions), `flops` (2 per multiply-add), `aluOps` other lane-instructions and
     /// `bytes` of DRAM traffic, at the occupancy `resources` allow.
-    public func estimate(flops: Double, aluOps: Double = 0, bytes: Double, resources: KernelResources,
+    public func estimate(flops: Double, aluOps: Double = 0, bytes: Double, onChipBytes: Double = 0, resources: KernelResources,
                          globalSize: [Int], localSize: [Int]) -> RooflineEstimate {
         let group = localSize.reduce(1, *)
         let occ = occupancy(vgprs: resources.vgprs, sgprs: resources.sgprs, ldsBytes: resources.ldsBytes, workGroupSize: group)
-        return estimate(flops: flops, aluOps: aluOps, bytes: bytes, occupancy: occ, globalSize: globalSize, localSize: localSize)
+        return estimate(flops: flops, aluOps: aluOps, bytes: bytes, onChipBytes: onChipBytes, occupancy: occ,
+                        globalSize: globalSize, localSize: localSize)
     }
 
     /// As above for a known occupancy (the latency budget, before any kernel exists).
-    public func estimate(flops: Double, aluOps: Double = 0, bytes: Double, occupancy: Occupancy,
+    public func estimate(flops: Double, aluOps: Double = 0, bytes: Double, onChipBytes: Double = 0, occupancy: Occupancy,
                          globalSize: [Int], localSize: [Int]) -> RooflineEstimate {
         let group = max(1, localSize.reduce(1, *))
         let groups = zip(globalSize, localSize).reduce(1) { $0 * (($1.0 + max($1.1, 1) - 1) / max($1.1, 1)) }
@@ -79,7 +86,9 @@ extension GCNDevice {
         let memRate = min(bandwidth * Self.memoryEfficiency * min(1, occupied / Self.memoryWaves), inFlight)
         let work = flops / 2 + aluOps
         let compute = work > 0 ? (aluRate > 0 ? work / aluRate : .infinity) : 0
-        let memory = bytes > 0 ? (memRate > 0 ? max(Self.memoryLatency, bytes / memRate) : .infinity) : 0
+        let dram = bytes > 0 ? (memRate > 0 ? max(Self.memoryLatency, bytes / memRate) : .infinity) : 0
+        let onChip = onChipBytes / (Double(computeUnits) * Self.l1BytesPerClock * clockHz)
+        let memory = max(dram, onChip)
         let overhead = Self.launchOverhead
         let bound: RooflineEstimate.Bound = compute > memory ? .compute : .memory
         return RooflineEstimate(seconds: max(compute, memory) + overhead, computeSeconds: compute, memorySeconds: memory,

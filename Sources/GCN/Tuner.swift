@@ -18,6 +18,8 @@ public struct KernelCandidate: Sendable, Hashable {
     public var flops: Double
     public var aluOps: Double
     public var bytes: Double
+    /// Cache traffic (vector L1 bytes, LDS bytes at half weight): see ``GCNDevice/estimate``.
+    public var onChipBytes: Double = 0
     public var globalSize: [Int]
     public var localSize: [Int]
 
@@ -145,7 +147,7 @@ public struct Tuner: Sendable {
             case .success(let r):
                 ev.resources = r
                 let group = c.localSize.reduce(1, *)
-                let est = device.estimate(flops: c.flops, aluOps: c.aluOps, bytes: c.bytes, resources: r,
+                let est = device.estimate(flops: c.flops, aluOps: c.aluOps, bytes: c.bytes, onChipBytes: c.onChipBytes, resources: r,
                                           globalSize: c.globalSize, localSize: c.localSize)
                 ev.estimate = est
                 if let d = r.defect {

@@ -41,6 +41,9 @@ struct Compile: ParsableCommand {
     @Flag(help: "Do not compile the kernels with clang-15 for gfx803: the report's times then assume 4 waves per SIMD and it has no registers.")
     var noKernelAnalysis = false
 
+    @Option(name: .customLong("kernel-config"), help: "TEMPLATE:NAME=V[,NAME=V…]: pin tuning parameters of every launch of a template, e.g. gemm:LDS_K=16 (the tuner chooses among the candidates that agree; repeatable).")
+    var kernelConfigs: [String] = []
+
     @Flag(help: "Keep each kernel's default tuning configuration instead of compiling the candidates for gfx803 and keeping the fastest by the roofline model (report.json → gcn.launches[].candidates lists them).")
     var noTune = false
 
@@ -55,6 +58,11 @@ struct Compile: ParsableCommand {
             throw ValidationError("--qdq compiles MODEL as it is: quantization options (--calibration, \(quantizeOptions.joined(separator: " "))) do not apply")
         }
         _ = try shapes()
+        _ = try pinnedParameters()
+    }
+
+    func pinnedParameters() throws -> [TemplateKind: [String: Int]] {
+        do { return try Codegen.parsePins(kernelConfigs) } catch { throw ValidationError("\(error)") }
     }
 
     func shapes() throws -> [String: [Int]] {
@@ -73,6 +81,7 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let shapes = try shapes()
+        let pins = try pinnedParameters()
         try reportingErrors {
             let source = try readBytes(model)
             var qdqPath = model
@@ -103,7 +112,9 @@ struct Compile: ParsableCommand {
             var compiled: CompiledModel
             do {
                 compiled = try Codegen.compile(m, target: target, inputShapes: shapes, quantcVersion: QuantCVersion.string,
-                                               kernelCompiler: noKernelAnalysis ? nil : KernelCompiler(), tune: !noTune)
+                                               kernelCompiler: noKernelAnalysis ? nil : KernelCompiler(), tune: !noTune, pins: pins)
+            } catch let e as CodegenError where { if case .badKernelConfig = e { return true }; return false }() {
+                fail("\(model): \(e)", .usage)
             } catch CodegenError.gcn(let message) {
                 fail("\(model): compiling the kernels for gfx803: \(message) (--no-kernel-analysis skips this)", .unavailable)
             } catch {

@@ -54,4 +54,19 @@ final class CompileCommandTests: CLITestCase {
         XCTAssertEqual(r.status, 65)
         XCTAssertTrue(r.stderr.contains("--input-shape 'input': dimension 1 is fixed at 64, 65 given"), r.stderr)
     }
+
+    func testBadKernelConfigIsAUsageErrorNamingTheValidParameters() throws {
+        let tmp = try temporaryFolder()
+        for (spec, message) in [("gemm:LDS=1", "gemm takes LDS_K, TM, TN, UNROLL, WG_M, WG_N"),
+                                ("matmul:WG=64", "tuned templates: gemv, gemm, conv, depthwise, eltwise"),
+                                ("gemm:TM=0", "= 1…1024 (LDS_K 0…64)"),
+                                ("gemv:ROWS=3,WG=64", "no configuration of the launch of")] {
+            let out = tmp.appendingPathComponent("x.qc")
+            let r = try run(["compile", mlp, "--qdq", "--kernel-config", spec, "-o", out.path])
+            XCTAssertEqual(r.status, 64, "\(spec): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--kernel-config '"), r.stderr)
+            XCTAssertTrue(r.stderr.contains(message), "\(spec): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        }
+    }
 }
