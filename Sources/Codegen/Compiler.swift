@@ -44,12 +44,7 @@ public enum Codegen {
             tuned = try Self.tune(&launches, compiler: kernelCompiler, pins: pins)
         } else {
             for i in launches.indices where launches[i].host == nil && pins[launches[i].template] != nil {
-                guard let t = launches[i].tuning else { continue }
-                guard let g = Self.candidates(for: launches[i], pins: pins).lazy.compactMap(t.geometry).first else {
-                    throw .badKernelConfig(Self.describe(pins[launches[i].template]!, launches[i].template),
-                                           "no configuration of launch \(i) (\(launches[i].nodes.first ?? "")) satisfies it")
-                }
-                launches[i] = launches[i].with(g)
+                if let g = try Self.geometries(of: launches[i], pins: pins).first { launches[i] = launches[i].with(g) }
             }
         }
 
@@ -125,14 +120,15 @@ public enum Codegen {
             var args = [buffer(.arena(l.output))] + l.args.map(buffer)
             args += l.epilogue.operands.map { buffer($0.region == .arena ? .arena($0.name) : .blob($0.name)) }
             let r = resources[name]
-            // As the tuner prices it: FLOPs over the grid's efficiency (idle lanes, edge tiles), cache traffic.
-            let geometry = l.tuning?.geometry(l.config)
-            let work = l.flops / max(geometry?.efficiency ?? 1, 1e-6), onChip = geometry?.onChipBytes ?? 0
-            let roofline = tuned[i]?.estimate ?? r.map { device.estimate(flops: work, bytes: l.bytes, onChipBytes: onChip, resources: $0,
-                                                                        globalSize: l.global, localSize: l.local) }
-                ?? device.estimate(flops: work, bytes: l.bytes, onChipBytes: onChip,
-                                   occupancy: Occupancy(wavesPerSIMD: 4, wavesPerCU: 4 * device.simdsPerCU, limitedBy: .vgprs),
-                                   globalSize: l.global, localSize: l.local)
+            let roofline = tuned[i]?.estimate ?? {
+                // As the tuner prices it: FLOPs over the grid's efficiency (idle lanes, edge tiles), cache traffic.
+                let geometry = l.tuning?.geometry(l.config)
+                let work = l.flops / max(geometry?.efficiency ?? 1, 1e-6), onChip = geometry?.onChipBytes ?? 0
+                return r.map { device.estimate(flops: work, bytes: l.bytes, onChipBytes: onChip, resources: $0, globalSize: l.global, localSize: l.local) }
+                    ?? device.estimate(flops: work, bytes: l.bytes, onChipBytes: onChip,
+                                       occupancy: Occupancy(wavesPerSIMD: 4, wavesPerCU: 4 * device.simdsPerCU, limitedBy: .vgprs),
+                                       globalSize: l.global, localSize: l.local)
+            }()
             let estimate = LaunchEstimate(flops: l.flops, bytesMoved: l.bytes, predictedMicroseconds: roofline.seconds * 1e6,
                                           bound: roofline.bound.rawValue, vgprs: r?.vgprs, sgprs: r?.sgprs,
                                           scratchBytes: r?.scratchBytes, occupancy: r?.occupancy, tuning: l.config.parameters)
@@ -172,12 +168,6 @@ public enum Codegen {
         return CompiledModel(plan: plan, kernels: source.text, weights: lowering.weights.fileBytes, report: report)
     }
 
-    /// Picks each tunable launch's configuration with the gfx803 tuner: every candidate
-    /// of ``KernelCandidates`` the launch's template accepts is rendered as its own kernel,
-    /// all are compiled in one clang-15 run (cached by source), and the fastest by the
-    /// occupancy-derated roofline, over FLOPs divided by the grid's efficiency (tiles over
-    /// the edge, idle lanes), is kept. Launches that would share a kernel are tuned once.
-    /// Returns, per launch index, the tuner's answer.
     /// Parses `--kernel-config` values, `TEMPLATE:NAME=V[,NAME=V…]` (e.g. `gemm:LDS_K=16,TM=4`),
     /// into pinned tuning parameters; an unknown template or parameter is named with the valid ones.
     public static func parsePins(_ specs: [String]) throws(CodegenError) -> [TemplateKind: [String: Int]] {
@@ -217,6 +207,26 @@ public enum Codegen {
         return [first]
     }
 
+    /// Picks each tunable launch's configuration with the gfx803 tuner: every candidate
+    /// of ``KernelCandidates`` the launch's template accepts is rendered as its own kernel,
+    /// all are compiled in one clang-15 run (cached by source), and the fastest by the
+    /// occupancy-derated roofline, over FLOPs divided by the grid's efficiency (tiles over
+    /// the edge, idle lanes), is kept. Launches that would share a kernel are tuned once.
+    /// Returns, per launch index, the tuner's answer.
+    /// The distinct geometries a launch may take, in candidate order; a pin that none
+    /// satisfies is an error.
+    static func geometries(of l: KernelLaunch, pins: [TemplateKind: [String: Int]]) throws(CodegenError) -> [KernelLaunch.Geometry] {
+        guard let t = l.tuning else { return [] }
+        var seen: Set<KernelConfig> = [], out: [KernelLaunch.Geometry] = []
+        for c in candidates(for: l, pins: pins) {
+            if let g = t.geometry(c), seen.insert(g.config).inserted { out.append(g) }
+        }
+        if out.isEmpty, let pin = pins[l.template] {
+            throw .badKernelConfig(describe(pin, l.template), "no configuration of the launch of \(l.nodes.first ?? "") satisfies it")
+        }
+        return out
+    }
+
     static func tune(_ launches: inout [KernelLaunch], compiler: KernelCompiler,
                      pins: [TemplateKind: [String: Int]] = [:]) throws(CodegenError) -> [Int: TunedKernel] {
         var groups: [String: [Int]] = [:], order: [String] = []
@@ -229,22 +239,16 @@ public enum Codegen {
         var geometries: [[KernelLaunch.Geometry]] = []
         for (gi, key) in order.enumerated() {
             let l = launches[groups[key]![0]]
-            var seen: Set<KernelConfig> = [], candidates: [KernelCandidate] = [], geos: [KernelLaunch.Geometry] = []
-            for c in Self.candidates(for: l, pins: pins) {
-                guard let g = l.tuning!.geometry(c), seen.insert(g.config).inserted else { continue }
-                let name = "tune\(gi)_\(candidates.count)"
+            let geos = try Self.geometries(of: l, pins: pins)
+            let candidates = geos.enumerated().map { j, g in
+                let name = "tune\(gi)_\(j)"
                 // The index first: equal predictions go to the earlier (preferred) candidate.
-                let config = String(format: "%02d_", candidates.count)
+                let config = String(format: "%02d_", j)
                     + g.config.parameters.keys.sorted().map { "\($0.lowercased())\(g.config.parameters[$0]!)" }.joined(separator: "_")
-                candidates.append(KernelCandidate(config: config, parameters: g.config.parameters, kernelName: name,
-                                                  source: KernelSource.render(l.with(g), name: name),
-                                                  flops: l.flops / max(g.efficiency, 1e-6), bytes: l.bytes,
-                                                  globalSize: g.global, localSize: g.local))
-                candidates[candidates.count - 1].onChipBytes = g.onChipBytes
-                geos.append(g)
-            }
-            if candidates.isEmpty, let pin = pins[l.template] {
-                throw .badKernelConfig(Self.describe(pin, l.template), "no configuration of the launch of \(l.nodes.first ?? "") satisfies it")
+                return KernelCandidate(config: config, parameters: g.config.parameters, kernelName: name,
+                                       source: KernelSource.render(l.with(g), name: name),
+                                       flops: l.flops / max(g.efficiency, 1e-6), bytes: l.bytes, onChipBytes: g.onChipBytes,
+                                       globalSize: g.global, localSize: g.local)
             }
             layers.append(("\(l.template.rawValue) \(l.nodes.first ?? "")", candidates))
             geometries.append(geos)

@@ -19,12 +19,12 @@ public struct KernelCandidate: Sendable, Hashable {
     public var aluOps: Double
     public var bytes: Double
     /// Cache traffic (vector L1 bytes, LDS bytes at half weight): see ``GCNDevice/estimate``.
-    public var onChipBytes: Double = 0
+    public var onChipBytes: Double
     public var globalSize: [Int]
     public var localSize: [Int]
 
     public init(config: String, parameters: [String: Int] = [:], kernelName: String, source: String,
-                flops: Double, aluOps: Double = 0, bytes: Double, globalSize: [Int], localSize: [Int]) {
+                flops: Double, aluOps: Double = 0, bytes: Double, onChipBytes: Double = 0, globalSize: [Int], localSize: [Int]) {
         self.config = config
         self.parameters = parameters
         self.kernelName = kernelName
@@ -32,6 +32,7 @@ public struct KernelCandidate: Sendable, Hashable {
         self.flops = flops
         self.aluOps = aluOps
         self.bytes = bytes
+        self.onChipBytes = onChipBytes
         self.globalSize = globalSize
         self.localSize = localSize
     }

@@ -52,6 +52,20 @@ final class ExecCommandTests: CLITestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/y.npy")), try Data(contentsOf: URL(fileURLWithPath: "\(out3)/y.npy")))
     }
 
+    /// A model `out = v · W` (MatMul, W [k][n] a deterministic constant) and an input v.npy
+    /// [m, k] whose element i is `input(i)`; returns their paths.
+    func matMul(in dir: URL, name: String, m: Int, k: Int, n: Int, input: (Int) -> Float) throws -> (model: String, input: String) {
+        var graph = Graph(name: name, inputs: [ValueInfo(name: "v", type: .tensor(TensorType(.float32, fixed: [m, k])))],
+                          outputs: [ValueInfo(name: "out", type: nil)])
+        graph.initializers["W"] = Tensor(floats: (0..<k * n).map { Float(($0 * 7919) % 2001 - 1000) / 8000 }, shape: [k, n], name: "W")
+        graph.nodes = [Node(name: "mm", opType: "MatMul", inputs: ["v", "W"], outputs: ["out"])]
+        let model = dir.appendingPathComponent("\(name).onnx").path
+        try ONNXExporter.write(Model(graph: graph), to: model)
+        let v = dir.appendingPathComponent("\(name).v.npy").path
+        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: (0..<m * k).map(input), shape: [m, k])))).write(to: URL(fileURLWithPath: v))
+        return (model, v)
+    }
+
     /// Compiled GEMVs (tuned for gfx803) on pocl: the MLP's Gemms with int8 weights
     /// (ONNX Runtime's integer arithmetic) and int4 ones, and a MatMul whose [K][N] int4
     /// weight gets its block scales stored row-major. pocl runs the CPU GEMV body by
@@ -64,15 +78,8 @@ final class ExecCommandTests: CLITestCase {
         let sample = try NumpyFile.read(Self.root.appendingPathComponent("models/digits/test_x.npy").path)
         let row = Array(try XCTUnwrap(sample.floatValues()).prefix(64))
         try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: row, shape: [1, 64])))).write(to: URL(fileURLWithPath: x))
-        // x [1, 256] · W [256, 96] (MatMul: the weight is [K][N]).
-        var graph = Graph(name: "matmul", inputs: [ValueInfo(name: "v", type: .tensor(TensorType(.float32, fixed: [1, 256])))],
-                          outputs: [ValueInfo(name: "out", type: nil)])
-        graph.initializers["W"] = Tensor(floats: (0..<256 * 96).map { Float(($0 * 7919) % 2001 - 1000) / 8000 }, shape: [256, 96], name: "W")
-        graph.nodes = [Node(name: "mm", opType: "MatMul", inputs: ["v", "W"], outputs: ["out"])]
-        let matmul = dir.appendingPathComponent("matmul.onnx").path
-        try ONNXExporter.write(Model(graph: graph), to: matmul)
-        let v = dir.appendingPathComponent("v.npy").path
-        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: (0..<256).map { Float($0 % 17) / 8 - 1 }, shape: [1, 256])))).write(to: URL(fileURLWithPath: v))
+        // v [1, 256] · W [256, 96] (MatMul: the weight is [K][N]).
+        let (matmul, v) = try matMul(in: dir, name: "matmul", m: 1, k: 256, n: 96) { Float($0 % 17) / 8 - 1 }
         let cases: [(label: String, model: String, input: String, data: [String], args: [String])] = [
             ("mlp int8", mlp, "input=\(x)", ["--calibration", calib], ["--weights", "int8"]),
             ("mlp int4", mlp, "input=\(x)", ["--calibration", calib], ["--weights", "int4"]),
@@ -122,14 +129,7 @@ final class ExecCommandTests: CLITestCase {
     /// register tile for these shapes); on pocl it agrees with the simulation, int8 and int4.
     func testLDSTiledGEMMAgreesWithTheSimulation() throws {
         let dir = try temporaryFolder()
-        var graph = Graph(name: "gemm", inputs: [ValueInfo(name: "v", type: .tensor(TensorType(.float32, fixed: [40, 200])))],
-                          outputs: [ValueInfo(name: "out", type: nil)])
-        graph.initializers["W"] = Tensor(floats: (0..<200 * 72).map { Float(($0 * 7919) % 2001 - 1000) / 8000 }, shape: [200, 72], name: "W")
-        graph.nodes = [Node(name: "mm", opType: "MatMul", inputs: ["v", "W"], outputs: ["out"])]
-        let model = dir.appendingPathComponent("gemm.onnx").path
-        try ONNXExporter.write(Model(graph: graph), to: model)
-        let v = dir.appendingPathComponent("v.npy").path
-        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: (0..<8000).map { Float($0 % 23) / 11 - 1 }, shape: [40, 200])))).write(to: URL(fileURLWithPath: v))
+        let (model, v) = try matMul(in: dir, name: "gemm", m: 40, k: 200, n: 72) { Float($0 % 23) / 11 - 1 }
         for weights in ["int8", "int4"] {
             let art = dir.appendingPathComponent("\(weights).qc").path
             var r = try run(["compile", model, "--calibration-random", "4", "--weights", weights, "--kernel-config", "gemm:LDS_K=16", "-o", art])
