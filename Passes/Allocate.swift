@@ -193,9 +193,11 @@ public struct Allocate: Pass {
             if total > limit { context.note(notes.last!) }
         }
         // The baselines on the same problem, so the report shows what exactness buys.
+        var baselines: [AllocationBaseline] = []
         for other in AllocationSolver.allCases where other != solver {
             guard let c = other.solve(problem) else { continue }
             let b = problem.cost(c)
+            baselines.append(AllocationBaseline(solver: other.rawValue, predicted: problem.score(c), cost: b, withinBudget: b <= limit))
             notes.append(String(format: "%@ would predict Σ Ω = %.6g with %d %@ (%@)", other.rawValue, problem.score(c), b, unit,
                                 b <= limit ? "within the budget" : "over the budget"))
         }
@@ -214,10 +216,11 @@ public struct Allocate: Pass {
             state.layers[i] = l
         }
         context.count("layers changed format", changed)
-        let record = AllocationRecord(budget: budgetText, objective: table.method, solver: solver.rawValue,
+        var record = AllocationRecord(budget: budgetText, objective: table.method, solver: solver.rawValue,
                                       predicted: problem.score(choice), averageBits: Double(storedBytes) * 8 / Double(max(weights, 1)),
                                       bytes: storedBytes, pinned: Dictionary(pinList.map { ($0.node, $0.format.description) }, uniquingKeysWith: { a, _ in a }),
                                       notes: notes)
+        record.baselines = baselines
         state.allocation = record
         model.quantization = state
     }

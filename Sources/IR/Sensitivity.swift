@@ -58,6 +58,8 @@ public struct AllocationRecord: Hashable, Sendable, Codable {
     /// Layers pinned by the user (`--keep NODE=FORMAT`), node → format.
     public var pinned: [String: String]
     public var notes: [String]
+    /// The other solvers on the same problem, so the report shows what exactness buys.
+    public var baselines: [AllocationBaseline]?
 
     public init(budget: String, objective: String, solver: String, predicted: Double, averageBits: Double, bytes: Int,
                 pinned: [String: String] = [:], notes: [String] = []) {
@@ -69,6 +71,22 @@ public struct AllocationRecord: Hashable, Sendable, Codable {
         self.bytes = bytes
         self.pinned = pinned
         self.notes = notes
+    }
+}
+
+/// Another solver's answer to an allocation problem: its predicted Σ Ω and cost (bytes,
+/// or ns for a latency budget), and whether that cost fits the budget (`proportional`
+/// ignores it).
+public struct AllocationBaseline: Hashable, Sendable, Codable {
+    public var solver: String
+    public var predicted: Double
+    public var cost: Int
+    public var withinBudget: Bool
+    public init(solver: String, predicted: Double, cost: Int, withinBudget: Bool) {
+        self.solver = solver
+        self.predicted = predicted
+        self.cost = cost
+        self.withinBudget = withinBudget
     }
 }
 

@@ -35,7 +35,7 @@ struct ParetoSweep {
     var model: String { modelPath }
 
     /// Sweeps weight budgets from the smallest the candidate formats allow up to uniform int8's
-    /// size in six steps (plus --budget), and adds uniform int8, uniform int4/g128 and float.
+    /// size in six steps (plus --budget), and adds uniform int8, uniform int4/g128 (RTN and GPTQ) and float.
     /// Each point is allocated, rounded (RTN), written as QDQ and measured end to end on `feed`.
     /// `base` is the calibrated float model (ranges chosen); `seconds` of a point count its
     /// passes and export after calibration (the sensitivity pass included for mixed points).
@@ -109,6 +109,7 @@ struct ParetoSweep {
             points.append(ParetoPoint(label: label, source: "quantc", budget: budget, averageBits: Double(bytes(q)) * 8 / Double(weights),
                                       weightBytes: bytes(q), fileBytes: fileBytes, metricName: metricName, metric: metric, sqnr: sqnr,
                                       predicted: predicted, seconds: seconds))
+            points[points.count - 1].baselines = q.quantization.allocation?.baselines?.map(SolverBaseline.init)
             models.append(q)
         }
         // Each point is written once to measure its file size.
@@ -126,6 +127,8 @@ struct ParetoSweep {
         }
         try produce("int8", "quantize(weights=int8,reduce-range=true),insert-qdq", from: base, budget: nil)
         try produce("int4/g128 rtn", "quantize(weights=int4,granularity=per-group,group=128),insert-qdq", from: base, budget: nil)
+        try produce("int4/g128 gptq", "quantize(weights=int4,granularity=per-group,group=128),layer-hessian,round(method=gptq),insert-qdq",
+                    from: base, budget: nil)
         for b in budgets {
             try produce("mixed \(b)", QuantizeOptions.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + ",insert-qdq",
                         from: scored, budget: b, extraSeconds: sensitivitySeconds)
@@ -169,12 +172,33 @@ struct ParetoSweep {
                                 points[chosen].label, objective, p, measuredMSE[chosen], points[chosen].sqnr ?? 0)
                 + "over the \(mixed.count) mixed points Spearman ρ(predicted, measured MSE) = " + (rho.map { String(format: "%.3f", $0) } ?? "n/a"))
         }
+        if let line = Self.solverComparison(points) { notes.append(line) }
         var model = models[chosen]
         model.producerName = "quantc"
         model.producerVersion = QuantCInfo.version
         return Sweep(chosen: model, points: [floatPoint] + points, notes: notes, unmet: unmet, best: points[best], stages: stages[chosen])
     }
 
+}
+
+extension ParetoSweep {
+    /// Whether the exact solver's predicted Σ Ω is at most each baseline's at every swept
+    /// budget (nil when the sweep used another solver). Proportional ignores the budget, so
+    /// where it exceeds it the comparison is not like for like; those budgets are counted.
+    static func solverComparison(_ points: [ParetoPoint]) -> String? {
+        let mixed = points.filter { $0.baselines != nil && $0.predicted != nil }
+        guard !mixed.isEmpty, mixed.allSatisfy({ p in !p.baselines!.contains { $0.solver == "exact" } }) else { return nil }
+        var parts: [String] = []
+        for solver in ["greedy", "proportional"] {
+            let pairs = mixed.compactMap { p in p.baselines!.first { $0.solver == solver }.map { (p.predicted!, $0) } }
+            guard !pairs.isEmpty else { continue }
+            // A relative slack for the last bits of floating-point summation order.
+            let atMost = pairs.filter { $0.0 <= $0.1.predicted * (1 + 1e-12) }.count
+            let over = pairs.filter { !$0.1.withinBudget }.count
+            parts.append("≤ \(solver)'s at \(atMost) of \(pairs.count) budgets" + (over > 0 ? " (\(solver) exceeds the budget at \(over))" : ""))
+        }
+        return parts.isEmpty ? nil : "pareto: exact's predicted Σ Ω is " + parts.joined(separator: ", ")
+    }
 }
 
 /// The size of the file at `path`, 0 when it cannot be read.
@@ -206,18 +230,23 @@ extension Sweep {
 
     /// The points as a text table, the chosen one marked.
     public static func table(_ points: [ParetoPoint]) -> String {
-        var rows: [[String]] = [["point", "bits/w", "weight bytes", "file bytes", points.first?.metricName ?? "metric", "SQNR", "predicted Σ Ω", "seconds", ""]]
+        var rows: [[String]] = [["point", "bits/w", "weight bytes", "file bytes", points.first?.metricName ?? "metric", "SQNR", "predicted Σ Ω",
+                                 "greedy Σ Ω", "proportional Σ Ω", "seconds", ""]]
+        func baseline(_ p: ParetoPoint, _ solver: String) -> String {
+            guard let b = p.baselines?.first(where: { $0.solver == solver }) else { return "-" }
+            return String(format: "%.4g", b.predicted) + (b.withinBudget ? "" : " (over)")
+        }
         for p in points {
             rows.append([p.label, String(format: "%.3f", p.averageBits), "\(p.weightBytes)", p.fileBytes.map(String.init) ?? "-",
                          String(format: "%.2f", p.metric), p.sqnr.map { String(format: "%.1f dB", $0) } ?? "-",
-                         p.predicted.map { String(format: "%.4g", $0) } ?? "-", p.seconds.map { String(format: "%.2f", $0) } ?? "-",
-                         p.chosen ? "<- chosen" : ""])
+                         p.predicted.map { String(format: "%.4g", $0) } ?? "-", baseline(p, "greedy"), baseline(p, "proportional"),
+                         p.seconds.map { String(format: "%.2f", $0) } ?? "-", p.chosen ? "<- chosen" : ""])
         }
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max()! }
         var out = rows.map { r in
             r.indices.map { c in
                 let pad = String(repeating: " ", count: widths[c] - r[c].count)
-                return c == 0 || c == 8 ? r[c] + pad : pad + r[c]
+                return c == 0 || c == 10 ? r[c] + pad : pad + r[c]
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
         out.insert(String(repeating: "-", count: out.map(\.count).max()!), at: 1)

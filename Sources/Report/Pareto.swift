@@ -1,3 +1,5 @@
+import IR
+
 /// One measured point of a size/accuracy trade-off (`quantc quantize --pareto`),
 /// from quantc or from a peer tool measured on the same data.
 public struct ParetoPoint: Codable, Sendable, Equatable {
@@ -23,6 +25,8 @@ public struct ParetoPoint: Codable, Sendable, Equatable {
     public var seconds: Double?
     /// Whether this point was the one returned (`--max-drop`, or the requested budget).
     public var chosen: Bool
+    /// Mixed points: the other solvers' predicted objective under the same budget.
+    public var baselines: [SolverBaseline]?
 
     public init(label: String, source: String, budget: String? = nil, averageBits: Double, weightBytes: Int,
                 fileBytes: Int? = nil, metricName: String, metric: Double, sqnr: Double? = nil,
@@ -43,6 +47,26 @@ public struct ParetoPoint: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case label, source, budget, averageBits = "average_bits", weightBytes = "weight_bytes", fileBytes = "file_bytes"
-        case metricName = "metric_name", metric, sqnr, predicted, seconds, chosen
+        case metricName = "metric_name", metric, sqnr, predicted, seconds, chosen, baselines
+    }
+}
+
+/// Another allocation solver on a mixed point's problem: its predicted Σ Ω, its cost
+/// (bytes; ns for a latency budget) and whether that fits the budget.
+public struct SolverBaseline: Codable, Sendable, Equatable {
+    public var solver: String
+    public var predicted: Double
+    public var cost: Int
+    public var withinBudget: Bool
+
+    public init(_ b: AllocationBaseline) {
+        solver = b.solver
+        predicted = b.predicted.isFinite ? b.predicted : .greatestFiniteMagnitude
+        cost = b.cost
+        withinBudget = b.withinBudget
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case solver, predicted, cost, withinBudget = "within_budget"
     }
 }

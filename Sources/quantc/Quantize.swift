@@ -15,7 +15,7 @@ struct QuantizeCommand: ParsableCommand {
         1 MB = 10^6 bytes; scales and zero points count) runs \
         \(QuantizeOptions.defaultPipeline(method: "auto", weights: "int8", budget: "4.5bits")). \
         --pareto sweeps budgets from the smallest the formats allow to uniform int8, plus uniform \
-        int8, int4/g128 and float, measures each end to end and writes OUTPUT.pareto.csv and the \
+        int8, int4/g128 (RTN and GPTQ) and float, measures each end to end and writes OUTPUT.pareto.csv and the \
         curve in the report; --max-drop D returns the smallest swept model whose metric is at most \
         D points below float (exit status 3 when none is).
 

@@ -67,7 +67,7 @@ final class AllocateCommandTests: CLITestCase {
         let points = try XCTUnwrap(report["pareto"] as? [[String: Any]])
         XCTAssertEqual(csv.count, points.count + 1)
         let labels = points.map { $0["label"] as! String }
-        XCTAssertEqual(Array(labels.prefix(3)), ["float", "int8", "int4/g128 rtn"])
+        XCTAssertEqual(Array(labels.prefix(4)), ["float", "int8", "int4/g128 rtn", "int4/g128 gptq"])
         // Six budgets from the smallest the formats allow (4.53 bits) to uniform int8, and the requested one.
         XCTAssertEqual(labels.filter { $0.hasPrefix("mixed ") }.count, 7, "\(labels)")
         XCTAssertTrue(labels.contains("mixed 4.53bits") && labels.contains("mixed 6bits"), "\(labels)")
@@ -76,6 +76,14 @@ final class AllocateCommandTests: CLITestCase {
             XCTAssertLessThanOrEqual(p["average_bits"] as! Double, budget + 1e-9)
             XCTAssertEqual(p["metric_name"] as? String, "top-1 accuracy")
             XCTAssertGreaterThan(p["file_bytes"] as! Int, 0)
+            // The exact solver is optimal: no baseline that fits the budget predicts less.
+            let predicted = try XCTUnwrap(p["predicted"] as? Double)
+            let baselines = try XCTUnwrap(p["baselines"] as? [[String: Any]])
+            XCTAssertEqual(Set(baselines.map { $0["solver"] as! String }), ["greedy", "proportional"])
+            for b in baselines where b["within_budget"] as? Bool == true {
+                XCTAssertLessThanOrEqual(predicted, (b["predicted"] as! Double) * (1 + 1e-12), "\(p["label"]!) vs \(b["solver"]!)")
+            }
+            XCTAssertEqual(baselines.first { $0["solver"] as? String == "greedy" }?["within_budget"] as? Bool, true)
         }
         // The requested budget's point is the one returned, and the written model is it.
         let chosen = points.filter { $0["chosen"] as? Bool == true }
@@ -83,6 +91,7 @@ final class AllocateCommandTests: CLITestCase {
         XCTAssertEqual(chosen[0]["file_bytes"] as? Int, try FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int)
         let notes = try XCTUnwrap(report["notes"] as? [String])
         XCTAssertTrue(notes.contains { $0.contains("predicted Σ Ω (") && $0.contains("Spearman ρ(predicted, measured MSE)") }, "\(notes)")
+        XCTAssertTrue(notes.contains { $0.hasPrefix("pareto: exact's predicted Σ Ω is ≤ greedy's at 7 of 7 budgets") }, "\(notes)")
     }
 
     func testMaxDropReturnsTheSmallestModelWithinIt() throws {
