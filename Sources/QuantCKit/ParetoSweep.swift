@@ -49,6 +49,11 @@ struct ParetoSweep {
             return m
         }
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        if let dir = options.paretoModels {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw QuantCError(.cannotWrite, "--pareto-models \(dir): cannot create the folder: \(error.localizedDescription)")
+            }
+        }
         let t0 = now()
         let scored = try run("quantize(weights=int8,reduce-range=true)," + QuantizeOptions.sensitivityStage, on: base)
         let sensitivitySeconds = now() - t0
@@ -122,6 +127,7 @@ struct ParetoSweep {
             q.producerVersion = QuantCInfo.version
             try ONNXExporter.write(q, to: scratch)
             let seconds = now() - t + extraSeconds
+            if let dir = options.paretoModels { try ONNXExporter.write(q, to: dir + "/" + Self.fileName(label)) }
             stages.append(start.quantization.sensitivities.isEmpty ? text : "quantize(weights=int8,reduce-range=true),\(QuantizeOptions.sensitivityStage),\(text)")
             try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: fileSize(scratch))
         }
@@ -182,6 +188,12 @@ struct ParetoSweep {
 }
 
 extension ParetoSweep {
+    /// The file a point's model is written to with `paretoModels`: its label, spaces and
+    /// slashes as dashes (`int4/g128 rtn` → `int4-g128-rtn.onnx`).
+    static func fileName(_ label: String) -> String {
+        label.replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: " ", with: "-") + ".onnx"
+    }
+
     /// Whether the exact solver's predicted Σ Ω is at most each baseline's at every swept
     /// budget (nil when the sweep used another solver). Proportional ignores the budget, so
     /// where it exceeds it the comparison is not like for like; those budgets are counted.

@@ -36,6 +36,8 @@ public struct QuantizeOptions: Sendable, Equatable {
     public var pareto = false
     /// With the sweep: keep the smallest point whose metric is at most this many points below float's.
     public var maxDrop: Double?
+    /// With the sweep: also write every point's model into this folder (``ParetoSweep/fileName(_:)``).
+    public var paretoModels: String?
     /// Held-out samples for the end-to-end figures (nil: calibration samples).
     public var test: String?
     /// Class labels of the test samples (`.npy` of integers), for accuracy.
@@ -68,7 +70,9 @@ public struct QuantizeOptions: Sendable, Equatable {
         let format = int4Format ?? "qdq"
         return Self.defaultPipeline(method: method ?? "auto", weights: weights ?? (format == "matmulnbits" ? "int4" : "int8"),
                                     rounding: rounding ?? "rtn", int4Format: format, budget: sweeps ? nil : budget,
-                                    solver: solver ?? "exact", keep: keep, biasCorrection: biasCorrection)
+                                    solver: solver ?? "exact", keep: keep,
+                                    // The sweep keeps only the ranges of this pipeline's run; its points have no bias correction.
+                                    biasCorrection: biasCorrection && !sweeps)
     }
 
     /// The sensitivity stage of the mixed-precision pipeline: one place to switch methods.
@@ -137,5 +141,6 @@ public struct QuantizeOptions: Sendable, Equatable {
             }
         }
         if let maxDrop, !(maxDrop >= 0) { throw usage("\(spell("max-drop")) must be a non-negative number of points") }
+        if paretoModels != nil, !sweeps { throw usage("\(spell("pareto-models")) writes the swept points' models: give \(spell("pareto")) too") }
     }
 }

@@ -167,9 +167,9 @@ public struct Quantizer {
     }
 
     /// Runs the pipeline. When calibration offers several range sets (`calibrate(method=auto)`),
-    /// the passes after it run once per set and the quantized model whose outputs are closest
-    /// to the float model's on (up to 600; 64 for large inputs) calibration samples is kept:
-    /// ``CandidateSelection``.
+    /// each is tried with the passes after it (weight-only ones aside, see ``weightOnlyPasses``)
+    /// and the one whose quantized outputs are closest to the float model's on (up to 600; 64 for
+    /// large inputs) calibration samples is kept: ``CandidateSelection``.
     func runPipeline(_ manager: inout PassManager, on m: inout Model, original: Model, calibration: SampleSource?) throws -> String? {
         let all = manager.passes
         guard let split = all.firstIndex(where: { type(of: $0).name == Calibrate.name }) else {
@@ -190,11 +190,12 @@ public struct Quantizer {
             manager.passes = all
             return nil
         }
-        // Bias correction runs once, on the chosen ranges: it costs more than the rest of the
-        // pipeline and shifts every candidate's outputs the same way.
+        // The candidates are judged on the pipeline's activation quantization with the quantize
+        // pass's weight formats. What decides or corrects weights (sensitivity analysis,
+        // allocation, rounding, bias correction) runs once, on the chosen ranges: it costs more
+        // than the rest of the pipeline, and would otherwise run once per candidate.
         var trial = rest
-        trial.passes.removeAll { type(of: $0).name == BiasCorrection.name }
-        let deferred = trial.passes.count < rest.passes.count
+        trial.passes.removeAll { Self.weightOnlyPasses.contains(type(of: $0).name) }
         var versions: [(name: String, model: Model)] = []
         for c in candidates {
             var v = m
@@ -209,11 +210,11 @@ public struct Quantizer {
         let scores = try CandidateSelection.score(float: original, candidates: versions, feed: feed, batch: batch,
                                                   limit: batch == 64 ? 600 : 64, threads: options.threads)
         let best = CandidateSelection.best(scores)
-        if deferred {
+        if trial.passes.count < rest.passes.count {
             m.quantization.ranges = candidates[best].ranges
             m.quantization.candidates = []
             try rest.run(on: &m)
-            onTimings?("(ranges: \(candidates[best].method), with bias correction)\n" + rest.timingAndCountersReport)
+            onTimings?("(ranges: \(candidates[best].method), the whole pipeline)\n" + rest.timingAndCountersReport)
         } else {
             m = versions[best].model
         }
@@ -227,6 +228,12 @@ public struct Quantizer {
             }.joined(separator: ", ")
             + " -> \(versions[best].name)"
     }
+
+    /// Passes that decide or correct weights only, left out when calibration candidates are judged.
+    static let weightOnlyPasses: Set<String> = [
+        LayerHessianPass.name, MeasuredSensitivity.name, HessianTrace.name, Curvature.name, WeightMagnitude.name,
+        ActivationVariance.name, FisherSensitivity.name, SensitivitySuite.name, Allocate.name, Round.name, BiasCorrection.name,
+    ]
 
     /// Where the end-to-end figures are measured: the test split, else calibration samples, else random inputs.
     func evaluationFeed(_ testSource: SampleSource?, _ calibrationSource: SampleSource?) -> (feed: SampleFeed, evaluation: String) {

@@ -73,6 +73,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "With --pareto (implied): write the smallest swept model whose task metric is at most this many points below float's; exit status 3 if none is.")
     var maxDrop: Double?
 
+    @Option(help: "With --pareto: also write every swept point's model into this folder (float.onnx is not written; int8.onnx, int4-g128-rtn.onnx, mixed-4.5bits.onnx, ...).")
+    var paretoModels: String?
+
     @Option(help: "Held-out samples for the end-to-end figures (default: the calibration samples).")
     var test: String?
 
@@ -116,6 +119,7 @@ struct QuantizeCommand: ParsableCommand {
         o.solver = solver
         o.pareto = pareto
         o.maxDrop = maxDrop
+        o.paretoModels = paretoModels
         o.test = test
         o.labels = labels
         o.evalSamples = evalSamples

@@ -59,7 +59,8 @@ final class AllocateCommandTests: CLITestCase {
     func testParetoSweepsAndWritesTheCurve() throws {
         let dir = try temporaryFolder()
         let out = dir.appendingPathComponent("p.onnx")
-        let r = try quantize(data + ["--pareto", "--budget", "6bits"], out: out)
+        let models = dir.appendingPathComponent("points")
+        let r = try quantize(data + ["--pareto", "--budget", "6bits", "--pareto-models", models.path], out: out)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("pareto front"), r.stdout)
         let csv = try String(contentsOf: dir.appendingPathComponent("p.pareto.csv"), encoding: .utf8).split(separator: "\n")
@@ -89,6 +90,17 @@ final class AllocateCommandTests: CLITestCase {
         let chosen = points.filter { $0["chosen"] as? Bool == true }
         XCTAssertEqual(chosen.map { $0["label"] as! String }, ["mixed 6bits"])
         XCTAssertEqual(chosen[0]["file_bytes"] as? Int, try FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int)
+        // --pareto-models: every quantized point's model, as measured.
+        let written = try FileManager.default.contentsOfDirectory(atPath: models.path).sorted()
+        XCTAssertEqual(written, labels.dropFirst().map { $0.replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: " ", with: "-") + ".onnx" }.sorted())
+        for p in points.dropFirst() {
+            let f = models.appendingPathComponent((p["label"] as! String).replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: " ", with: "-") + ".onnx")
+            XCTAssertEqual(p["file_bytes"] as? Int, try FileManager.default.attributesOfItem(atPath: f.path)[.size] as? Int, f.path)
+        }
+        let alone = try quantize(["--calibration", digits.appendingPathComponent("calib_x.npy").path, "--pareto-models", models.path],
+                                 out: dir.appendingPathComponent("alone.onnx"))
+        XCTAssertEqual(alone.status, 64, alone.stderr)
+        XCTAssertTrue(alone.stderr.contains("--pareto-models writes the swept points' models: give --pareto too"), alone.stderr)
         let notes = try XCTUnwrap(report["notes"] as? [String])
         XCTAssertTrue(notes.contains { $0.contains("predicted Σ Ω (") && $0.contains("Spearman ρ(predicted, measured MSE)") }, "\(notes)")
         XCTAssertTrue(notes.contains { $0.hasPrefix("pareto: exact's predicted Σ Ω is ≤ greedy's at 7 of 7 budgets") }, "\(notes)")
@@ -106,9 +118,10 @@ final class AllocateCommandTests: CLITestCase {
         XCTAssertLessThanOrEqual(float - (chosen["metric"] as! Double), 0.5 + 1e-9)
         XCTAssertEqual(chosen["weight_bytes"] as? Int, within.map { $0["weight_bytes"] as! Int }.min())
         // Nothing is within a drop no quantized point reaches: exit status 3, the best point named.
-        let strict = try quantize(["--calibration-random", "4", "--test", digits.appendingPathComponent("test_x.npy").path,
-                                   "--labels", digits.appendingPathComponent("test_y.npy").path, "--max-drop", "0"],
-                                  out: dir.appendingPathComponent("s.onnx"))
+        // (The CNN: on the MLP, int4/g128 GPTQ matches float's accuracy even when calibrated on random inputs.)
+        let strict = try run(["quantize", Self.root.appendingPathComponent("models/digits_cnn.onnx").path, "-o", dir.appendingPathComponent("s.onnx").path,
+                              "--no-cache", "--threads", "1", "--calibration-random", "4", "--test", digits.appendingPathComponent("test_x_img.npy").path,
+                              "--labels", digits.appendingPathComponent("test_y.npy").path, "--max-drop", "0"])
         XCTAssertEqual(strict.status, 3, strict.stderr)
         XCTAssertTrue(strict.stderr.contains("no swept model is within --max-drop 0.0 points of float; the best: "), strict.stderr)
     }
