@@ -45,8 +45,8 @@ def file_name(label: str) -> str:
     return label.replace("/", "-").replace(" ", "-") + ".onnx"
 
 
-def timed_with_output(cmd: list[str]) -> tuple[float, int, str]:
-    """compare_ort.timed, keeping standard output."""
+def timed_with_output(cmd: list[str]) -> tuple[float, int, str, str]:
+    """compare_ort.timed, keeping standard output and standard error."""
     with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss_file:
         t0 = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file.name, *map(str, cmd)],
@@ -55,7 +55,7 @@ def timed_with_output(cmd: list[str]) -> tuple[float, int, str]:
         if p.returncode != 0:
             raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
         rss = int(rss_file.read().strip().splitlines()[-1]) * 1024
-    return dt, rss, p.stdout.decode(errors="replace")
+    return dt, rss, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list[str]) -> dict:
@@ -75,7 +75,7 @@ def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list
            "--no-cache", "--quiet", "--threads", "2", "--pareto", "--budget", budget, "--pareto-models", str(points)]
     if labels is not None:
         cmd += ["--labels", str(labels)]
-    seconds, rss, stdout = timed_with_output(cmd)
+    seconds, rss, stdout, _ = timed_with_output(cmd)
     res["quantc_seconds"], res["quantc_rss"] = seconds, rss
     report = json.loads((work / f"{key}.report.json").read_text())
     # Durations stay out of the report (its bytes are deterministic); the printed curve has them.

@@ -41,11 +41,14 @@ struct ParetoSweep {
     /// passes and export after calibration (the sensitivity pass included for mixed points).
     func run(base: Model, original: Model, context: PassContext, feed: SampleFeed, labels: [Int64]?, limit: Int) throws -> Sweep {
         let batch = Quantizer.evaluationBatch(original.graph.runtimeInputs)
-        func run(_ text: String, on model: Model) throws -> Model {
+        // The mixed points run in the context the sensitivity run left (its layer Hessians, for GPTQ).
+        var shared = context
+        func run(_ text: String, on model: Model, keepContext: Bool = false) throws -> Model {
             var manager = PassManager(passes: try PassRegistry.pipeline(text))
-            manager.context = context
+            manager.context = shared
             var m = model
             try manager.run(on: &m)
+            if keepContext { shared = manager.context }
             return m
         }
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -55,7 +58,11 @@ struct ParetoSweep {
             }
         }
         let t0 = now()
-        let scored = try run("quantize(weights=int8,reduce-range=true)," + QuantizeOptions.sensitivityStage, on: base)
+        // With --rounding gptq the mixed points are rounded by GPTQ too (on the layer Hessians
+        // computed once here), so that they compare like for like with uniform int4 GPTQ.
+        let gptq = options.rounding == "gptq"
+        let scoring = "quantize(weights=int8,reduce-range=true)," + (gptq ? "layer-hessian," : "") + QuantizeOptions.sensitivityStage
+        let scored = try run(scoring, on: base, keepContext: true)
         let sensitivitySeconds = now() - t0
         let shapes = scored.quantization.layers.map { base.graph.initializers[$0.weight]!.shape }
         let weights = shapes.reduce(0) { $0 + $1.reduce(1, *) }
@@ -128,7 +135,7 @@ struct ParetoSweep {
             try ONNXExporter.write(q, to: scratch)
             let seconds = now() - t + extraSeconds
             if let dir = options.paretoModels { try ONNXExporter.write(q, to: dir + "/" + Self.fileName(label)) }
-            stages.append(start.quantization.sensitivities.isEmpty ? text : "quantize(weights=int8,reduce-range=true),\(QuantizeOptions.sensitivityStage),\(text)")
+            stages.append(start.quantization.sensitivities.isEmpty ? text : "\(scoring),\(text)")
             try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: fileSize(scratch))
         }
         try produce("int8", "quantize(weights=int8,reduce-range=true),insert-qdq", from: base, budget: nil)
@@ -136,7 +143,8 @@ struct ParetoSweep {
         try produce("int4/g128 gptq", "quantize(weights=int4,granularity=per-group,group=128),layer-hessian,round(method=gptq),insert-qdq",
                     from: base, budget: nil)
         for b in budgets {
-            try produce("mixed \(b)", QuantizeOptions.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + ",insert-qdq",
+            try produce("mixed \(b)" + (gptq ? " gptq" : ""),
+                        QuantizeOptions.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + (gptq ? ",round(method=gptq)" : "") + ",insert-qdq",
                         from: scored, budget: b, extraSeconds: sensitivitySeconds)
         }
         let floatPoint = ParetoPoint(label: "float", source: "float", averageBits: 32, weightBytes: weights * 4,

@@ -69,7 +69,7 @@ public struct QuantizeOptions: Sendable, Equatable {
         if let pipeline { return pipeline }
         let format = int4Format ?? "qdq"
         return Self.defaultPipeline(method: method ?? "auto", weights: weights ?? (format == "matmulnbits" ? "int4" : "int8"),
-                                    rounding: rounding ?? "rtn", int4Format: format, budget: sweeps ? nil : budget,
+                                    rounding: sweeps ? "rtn" : rounding ?? "rtn", int4Format: format, budget: sweeps ? nil : budget,
                                     solver: solver ?? "exact", keep: keep,
                                     // The sweep keeps only the ranges of this pipeline's run; its points have no bias correction.
                                     biasCorrection: biasCorrection && !sweeps)

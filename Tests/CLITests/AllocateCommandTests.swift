@@ -106,6 +106,21 @@ final class AllocateCommandTests: CLITestCase {
         XCTAssertTrue(notes.contains { $0.hasPrefix("pareto: exact's predicted Σ Ω is ≤ greedy's at 7 of 7 budgets") }, "\(notes)")
     }
 
+    func testParetoWithGPTQRoundsTheMixedPointsByGPTQ() throws {
+        let dir = try temporaryFolder()
+        let r = try quantize(data + ["--pareto", "--budget", "6bits", "--rounding", "gptq"], out: dir.appendingPathComponent("g.onnx"))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try json(dir.appendingPathComponent("g.report.json"))
+        let points = try XCTUnwrap(report["pareto"] as? [[String: Any]])
+        let mixed = points.filter { ($0["label"] as! String).hasPrefix("mixed ") }
+        XCTAssertEqual(mixed.count, 7)
+        XCTAssertTrue(mixed.allSatisfy { ($0["label"] as! String).hasSuffix(" gptq") }, "\(mixed.map { $0["label"]! })")
+        XCTAssertEqual(points.first { $0["chosen"] as? Bool == true }?["label"] as? String, "mixed 6bits gptq")
+        // The chosen point's pipeline: the Hessians before the sensitivity passes, GPTQ after allocation.
+        let pipeline = try XCTUnwrap(report["pipeline"] as? String)
+        XCTAssertTrue(pipeline.contains("layer-hessian") && pipeline.contains("allocate(budget=6bits") && pipeline.contains("round(method=gptq"), pipeline)
+    }
+
     func testMaxDropReturnsTheSmallestModelWithinIt() throws {
         let dir = try temporaryFolder()
         let out = dir.appendingPathComponent("d.onnx")
