@@ -21,6 +21,7 @@ included for mixed points; ONNX Runtime's: its whole process).
 
 Usage:
   .venv/bin/python tools/pareto_real.py common common_det layout_cdla [--work DIR] [--ort MinMax,Entropy,Percentile]
+      [--rounding gptq] [--no-nbits]
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def timed_with_output(cmd: list[str]) -> tuple[float, int, str, str]:
     return dt, rss, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list[str]) -> dict:
+def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list[str], rounding: str = "rtn",
+              nbits: bool = True) -> dict:
     model, calib, test, labels = co.model_paths(key)
     ref = co.score(key, model, test, labels, None)
     reference = {"pred": ref.get("pred"), "outs": ref["outs"], "result": ref.get("result")}
@@ -72,7 +74,8 @@ def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list
     points = work / f"{key}.points"
     out = work / f"{key}.onnx"
     cmd = [str(quantc), "quantize", str(model), "--calibration", str(calib), "--test", str(test), "-o", str(out),
-           "--no-cache", "--quiet", "--threads", "2", "--pareto", "--budget", budget, "--pareto-models", str(points)]
+           "--no-cache", "--quiet", "--threads", "2", "--pareto", "--budget", budget, "--pareto-models", str(points),
+           "--rounding", rounding]
     if labels is not None:
         cmd += ["--labels", str(labels)]
     seconds, rss, stdout, _ = timed_with_output(cmd)
@@ -108,7 +111,9 @@ def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list
             row["error"] = str(e).strip().splitlines()[-1][:160]
         res["rows"].append(row)
         print(f"  {row['label']:30s} {row.get('metric', float('nan')):.4f}  {row.get('error', '')}", flush=True)
-    if int4_checks.weight_layers(model):
+    if not nbits:
+        pass
+    elif int4_checks.weight_layers(model):
         for block in (32, 128):
             for symmetric in (False, True):
                 path = work / f"{key}.ort-nbits-b{block}{'-sym' if symmetric else ''}.onnx"
@@ -166,6 +171,8 @@ def main() -> None:
     ap.add_argument("--quantc", default=str(REPO / ".build" / "release" / "quantc"))
     ap.add_argument("--budget", default="4.5bits", help="the budget added to the sweep (default 4.5bits)")
     ap.add_argument("--ort", default=",".join(co.ORT_METHODS), help="ONNX Runtime calibrators to run (comma-separated; empty: none)")
+    ap.add_argument("--rounding", default="rtn", help="rtn, or gptq: the mixed points rounded by GPTQ too")
+    ap.add_argument("--no-nbits", action="store_true", help="skip ONNX Runtime's MatMulNBits points")
     ap.add_argument("--work", help="keep the models and reports here (default: a temporary folder)")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
@@ -174,7 +181,7 @@ def main() -> None:
     results = []
     for key in a.models:
         print(f"{key}:", flush=True)
-        r = run_model(key, Path(a.quantc), work, a.budget, [m for m in a.ort.split(",") if m])
+        r = run_model(key, Path(a.quantc), work, a.budget, [m for m in a.ort.split(",") if m], a.rounding, not a.no_nbits)
         results.append(r)
         print(markdown(r), flush=True)
     if a.json:
