@@ -196,10 +196,11 @@ public struct Allocate: Pass {
         var baselines: [AllocationBaseline] = []
         for other in AllocationSolver.allCases where other != solver {
             guard let c = other.solve(problem) else { continue }
-            let b = problem.cost(c)
-            baselines.append(AllocationBaseline(solver: other.rawValue, predicted: problem.score(c), cost: b, withinBudget: b <= limit))
-            notes.append(String(format: "%@ would predict Σ Ω = %.6g with %d %@ (%@)", other.rawValue, problem.score(c), b, unit,
-                                b <= limit ? "within the budget" : "over the budget"))
+            let cost = problem.cost(c)
+            let baseline = AllocationBaseline(solver: other.rawValue, predicted: problem.score(c), cost: cost, withinBudget: cost <= limit)
+            baselines.append(baseline)
+            notes.append(String(format: "%@ would predict Σ Ω = %.6g with %d %@ (%@)", other.rawValue, baseline.predicted, baseline.cost, unit,
+                                baseline.withinBudget ? "within the budget" : "over the budget"))
         }
         if !unscoredPins.isEmpty { notes.append("pinned layers without a \(table.method) score (counted as 0): " + unscoredPins.joined(separator: ", ")) }
 

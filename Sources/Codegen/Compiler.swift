@@ -207,12 +207,6 @@ public enum Codegen {
         return [first]
     }
 
-    /// Picks each tunable launch's configuration with the gfx803 tuner: every candidate
-    /// of ``KernelCandidates`` the launch's template accepts is rendered as its own kernel,
-    /// all are compiled in one clang-15 run (cached by source), and the fastest by the
-    /// occupancy-derated roofline, over FLOPs divided by the grid's efficiency (tiles over
-    /// the edge, idle lanes), is kept. Launches that would share a kernel are tuned once.
-    /// Returns, per launch index, the tuner's answer.
     /// The distinct geometries a launch may take, in candidate order; a pin that none
     /// satisfies is an error.
     static func geometries(of l: KernelLaunch, pins: [TemplateKind: [String: Int]]) throws(CodegenError) -> [KernelLaunch.Geometry] {
@@ -227,6 +221,12 @@ public enum Codegen {
         return out
     }
 
+    /// Picks each tunable launch's configuration with the gfx803 tuner: every candidate
+    /// of ``KernelCandidates`` the launch's template accepts is rendered as its own kernel,
+    /// all are compiled in one clang-15 run (cached by source), and the fastest by the
+    /// occupancy-derated roofline, over FLOPs divided by the grid's efficiency (tiles over
+    /// the edge, idle lanes), is kept. Launches that would share a kernel are tuned once.
+    /// Returns, per launch index, the tuner's answer.
     static func tune(_ launches: inout [KernelLaunch], compiler: KernelCompiler,
                      pins: [TemplateKind: [String: Int]] = [:]) throws(CodegenError) -> [Int: TunedKernel] {
         var groups: [String: [Int]] = [:], order: [String] = []

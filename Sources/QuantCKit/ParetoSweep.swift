@@ -120,8 +120,8 @@ struct ParetoSweep {
             measuredMSE.append(mses.isEmpty ? 0 : mses.reduce(0, +) / Double(mses.count))
             points.append(ParetoPoint(label: label, source: "quantc", budget: budget, averageBits: Double(bytes(q)) * 8 / Double(weights),
                                       weightBytes: bytes(q), fileBytes: fileBytes, metricName: metricName, metric: metric, sqnr: sqnr,
-                                      predicted: predicted, seconds: seconds))
-            points[points.count - 1].baselines = q.quantization.allocation?.baselines?.map(SolverBaseline.init)
+                                      predicted: predicted, seconds: seconds,
+                                      baselines: q.quantization.allocation?.baselines?.map(SolverBaseline.init)))
             models.append(q)
         }
         // Each point is written once to measure its file size.
@@ -132,11 +132,12 @@ struct ParetoSweep {
             var q = try run(text, on: start)
             q.producerName = "quantc"
             q.producerVersion = QuantCInfo.version
-            try ONNXExporter.write(q, to: scratch)
+            // With --pareto-models the point's own file is the one measured.
+            let path = options.paretoModels.map { $0 + "/" + Self.fileName(label) } ?? scratch
+            try ONNXExporter.write(q, to: path)
             let seconds = now() - t + extraSeconds
-            if let dir = options.paretoModels { try ONNXExporter.write(q, to: dir + "/" + Self.fileName(label)) }
             stages.append(start.quantization.sensitivities.isEmpty ? text : "\(scoring),\(text)")
-            try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: fileSize(scratch))
+            try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: fileSize(path))
         }
         try produce("int8", "quantize(weights=int8,reduce-range=true),insert-qdq", from: base, budget: nil)
         try produce("int4/g128 rtn", "quantize(weights=int4,granularity=per-group,group=128),insert-qdq", from: base, budget: nil)

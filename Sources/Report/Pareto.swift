@@ -30,7 +30,7 @@ public struct ParetoPoint: Codable, Sendable, Equatable {
 
     public init(label: String, source: String, budget: String? = nil, averageBits: Double, weightBytes: Int,
                 fileBytes: Int? = nil, metricName: String, metric: Double, sqnr: Double? = nil,
-                predicted: Double? = nil, seconds: Double? = nil, chosen: Bool = false) {
+                predicted: Double? = nil, seconds: Double? = nil, chosen: Bool = false, baselines: [SolverBaseline]? = nil) {
         self.label = label
         self.source = source
         self.budget = budget
@@ -43,6 +43,7 @@ public struct ParetoPoint: Codable, Sendable, Equatable {
         self.predicted = predicted
         self.seconds = seconds
         self.chosen = chosen
+        self.baselines = baselines
     }
 
     enum CodingKeys: String, CodingKey {

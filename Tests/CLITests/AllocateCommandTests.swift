@@ -91,10 +91,11 @@ final class AllocateCommandTests: CLITestCase {
         XCTAssertEqual(chosen.map { $0["label"] as! String }, ["mixed 6bits"])
         XCTAssertEqual(chosen[0]["file_bytes"] as? Int, try FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int)
         // --pareto-models: every quantized point's model, as measured.
+        func file(_ label: String) -> String { label.replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: " ", with: "-") + ".onnx" }
         let written = try FileManager.default.contentsOfDirectory(atPath: models.path).sorted()
-        XCTAssertEqual(written, labels.dropFirst().map { $0.replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: " ", with: "-") + ".onnx" }.sorted())
+        XCTAssertEqual(written, labels.dropFirst().map(file).sorted())
         for p in points.dropFirst() {
-            let f = models.appendingPathComponent((p["label"] as! String).replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: " ", with: "-") + ".onnx")
+            let f = models.appendingPathComponent(file(p["label"] as! String))
             XCTAssertEqual(p["file_bytes"] as? Int, try FileManager.default.attributesOfItem(atPath: f.path)[.size] as? Int, f.path)
         }
         let alone = try quantize(["--calibration", digits.appendingPathComponent("calib_x.npy").path, "--pareto-models", models.path],
