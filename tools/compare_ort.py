@@ -81,7 +81,13 @@ def model_paths(key: str):
 
 
 def timed(cmd: list[str], env=None) -> tuple[float, int, str]:
-    """(seconds, peak RSS in bytes, stderr) of one process; raises on failure.
+    """(seconds, peak RSS in bytes, stderr) of one process; raises on failure."""
+    dt, rss, _, err = timed_output(cmd, env)
+    return dt, rss, err
+
+
+def timed_output(cmd: list[str], env=None) -> tuple[float, int, str, str]:
+    """(seconds, peak RSS in bytes, stdout, stderr) of one process; raises on failure.
 
     The peak RSS comes from GNU time (`/usr/bin/time -f %M`), which forks the command from
     its own small process: a child forked straight from this Python process would count
@@ -89,13 +95,13 @@ def timed(cmd: list[str], env=None) -> tuple[float, int, str]:
     with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss_file:
         full = ["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file.name, *map(str, cmd)]
         t0 = time.perf_counter()
-        p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        p = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         dt = time.perf_counter() - t0
         err = p.stderr.decode(errors="replace")
         if p.returncode != 0:
             raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {err[-2000:]}")
         rss = int(rss_file.read().strip().splitlines()[-1]) * 1024
-    return dt, rss, err
+    return dt, rss, p.stdout.decode(errors="replace"), err
 
 
 def ort_worker(model: str, calib: str, out: str, method: str, limit: int) -> None:

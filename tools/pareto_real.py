@@ -29,10 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,19 +42,6 @@ import int4_checks  # noqa: E402
 def file_name(label: str) -> str:
     """quantc's name for a swept point's model (ParetoSweep.fileName)."""
     return label.replace("/", "-").replace(" ", "-") + ".onnx"
-
-
-def timed_with_output(cmd: list[str]) -> tuple[float, int, str, str]:
-    """compare_ort.timed, keeping standard output and standard error."""
-    with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss_file:
-        t0 = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file.name, *map(str, cmd)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        dt = time.perf_counter() - t0
-        if p.returncode != 0:
-            raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
-        rss = int(rss_file.read().strip().splitlines()[-1]) * 1024
-    return dt, rss, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list[str], rounding: str = "rtn",
@@ -78,7 +63,7 @@ def run_model(key: str, quantc: Path, work: Path, budget: str, ort_methods: list
            "--rounding", rounding]
     if labels is not None:
         cmd += ["--labels", str(labels)]
-    seconds, rss, stdout, _ = timed_with_output(cmd)
+    seconds, rss, stdout, _ = co.timed_output(cmd)
     res["quantc_seconds"], res["quantc_rss"] = seconds, rss
     report = json.loads((work / f"{key}.report.json").read_text())
     # Durations stay out of the report (its bytes are deterministic); the printed curve has them.

@@ -29,7 +29,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import compare_ort as co  # noqa: E402
-from pareto_real import timed_with_output  # noqa: E402
 
 WEIGHT_PASSES = {"measured", "fisher", "weight-magnitude", "activation-variance", "hessian-trace", "layer-hessian",
                  "curvature", "sensitivity", "allocate"}
@@ -63,7 +62,7 @@ def main() -> None:
 
         cmd = [a.quantc, "quantize", str(model), "--calibration", str(calib), "-o", str(work / "q.onnx"), "--no-cache",
                "--quiet", "--threads", "2", "--budget", a.budget, "--time-passes"]
-        wall, rss, _, text = timed_with_output(cmd)
+        wall, rss, _, text = co.timed_output(cmd)
         weight = sum(float(m.group(1)) for m in re.finditer(r"^\s+([\d.]+) s\s+[\d.]+%\s+(\S+)$", text, re.M)
                      if m.group(2) in WEIGHT_PASSES)
         print(f"  quantc --budget {a.budget}: {wall:.1f} s in all ({rss / 2**20:.0f} MiB), "
