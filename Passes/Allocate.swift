@@ -12,6 +12,7 @@ import Interpreter
 /// `reason` says why it has its format, and an ``AllocationRecord`` keeps the outcome.
 public struct Allocate: Pass {
     public static let name = "allocate"
+    public static let decidesWeightsOnly = true
     public static let summary = "Choose each layer's weight format under a size budget to minimise predicted distortion (mixed precision)."
     public static let options = [
         PassOption("budget", .string, default: "",

@@ -19,6 +19,7 @@ import Interpreter
 /// `metrics["bias-correction"]`.
 public struct BiasCorrection: Pass {
     public static let name = "bias-correct"
+    public static let decidesWeightsOnly = true
     public static let summary = "Subtract each quantized layer's measured mean output shift from its bias (empirical bias correction)."
     public static let options = [
         PassOption("samples", .int, default: "128", help: "Calibration samples the shifts are averaged over (the corrected run takes them in one batch)."),

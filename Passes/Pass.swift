@@ -26,11 +26,16 @@ public protocol Pass: Sendable {
     init(options: PassOptions)
     /// The options this instance runs with, printed back as pipeline text.
     var pipelineText: String { get }
+    /// True for passes that only decide or correct weights (sensitivity analysis, allocation,
+    /// rounding, bias correction): `calibrate(method=auto)` judges its candidate ranges
+    /// without them and runs them once, on the chosen ranges.
+    static var decidesWeightsOnly: Bool { get }
     func run(on model: inout Model, context: inout PassContext) throws(PassError)
 }
 
 extension Pass {
     public static var options: [PassOption] { [] }
+    public static var decidesWeightsOnly: Bool { false }
     public static func problem(with options: PassOptions) -> String? { nil }
     public var pipelineText: String { Self.name }
 }

@@ -8,6 +8,7 @@ import Interpreter
 /// what GPTQ gained.
 public struct Round: Pass {
     public static let name = "round"
+    public static let decidesWeightsOnly = true
     public static let summary = "Re-round integer weights: to nearest (rtn) or by GPTQ with the layer Hessians."
     public static let options = [
         PassOption("method", .choice(["rtn", "gptq"]), default: "gptq", help: "Rounding method."),

@@ -8,6 +8,7 @@ import Interpreter
 /// blind to what the rest of the network does with it.
 public struct ActivationVariance: Pass {
     public static let name = "activation-variance"
+    public static let decidesWeightsOnly = true
     public static let summary = "Baseline: variance of the layer's input over calibration × ‖ΔW‖² per layer × format."
     public static let options = [SensitivityOptions.samples(32), SensitivityOptions.batch]
     public static func problem(with options: PassOptions) -> String? { SensitivityOptions.problem(options) }

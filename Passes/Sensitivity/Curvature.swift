@@ -28,6 +28,7 @@ import Interpreter
 /// run's largest per-sample output error exceeds the bound for some format.
 public struct Curvature: Pass {
     public static let name = "curvature"
+    public static let decidesWeightsOnly = true
     public static let summary = "HNF-style Lipschitz/curvature error bounds and minimum bits per layer; flags bounds the measured errors break."
     public static let options = [
         PassOption("epsilon", .double, default: "0", help: "Target output error for min-bits (0: the layer's int8 bound)."),

@@ -14,6 +14,7 @@ import Interpreter
 /// format: the first-order loss change (gᵀΔy)² when g and Δy are uncorrelated.
 public struct FisherSensitivity: Pass {
     public static let name = "fisher"
+    public static let decidesWeightsOnly = true
     public static let summary = "Baseline: empirical Fisher (squared gradient at the layer output, by forward differences) × output error."
     public static let options = [
         SensitivityOptions.samples(16), SensitivityOptions.batch, SensitivityOptions.loss,

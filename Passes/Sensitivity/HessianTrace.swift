@@ -26,6 +26,7 @@ import Interpreter
 /// loss when ΔW is isotropic (so it is in the same unit as `measured`).
 public struct HessianTrace: Pass {
     public static let name = "hessian-trace"
+    public static let decidesWeightsOnly = true
     public static let summary = "HAWQ-V2: Hutchinson trace of the Gauss-Newton output-loss Hessian × ‖ΔW‖²/n per layer × format."
     public static let options = [
         SensitivityOptions.samples(16),

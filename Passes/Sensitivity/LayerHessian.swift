@@ -11,6 +11,7 @@ import Interpreter
 /// Frantar et al. 2022 §3; the `layer-hessian` sensitivity of issue 6).
 public struct LayerHessianPass: Pass {
     public static let name = "layer-hessian"
+    public static let decidesWeightsOnly = true
     public static let summary = "Accumulate each layer's input Hessian E[x xᵀ] and score every format by tr(ΔW H ΔWᵀ)."
     public static let options = [
         PassOption("samples", .int, default: "128", help: "Calibration samples to accumulate over (0: all)."),

@@ -15,6 +15,7 @@ import Interpreter
 /// its bound against.
 public struct MeasuredSensitivity: Pass {
     public static let name = "measured"
+    public static let decidesWeightsOnly = true
     public static let summary = "Score each layer × format by the measured output distortion with only that layer quantized."
     public static let options = [SensitivityOptions.samples(32), SensitivityOptions.batch, SensitivityOptions.loss]
     public static func problem(with options: PassOptions) -> String? { SensitivityOptions.problem(options) }

@@ -5,6 +5,7 @@ import IR
 /// and per format) and marks the best predictor in its table's notes.
 public struct SensitivitySuite: Pass {
     public static let name = "sensitivity"
+    public static let decidesWeightsOnly = true
     public static let summary = "Run sensitivity methods and rank them by Spearman correlation with the measured distortion."
     static let methods: [any Pass.Type] = [
         MeasuredSensitivity.self, HessianTrace.self, Curvature.self, WeightMagnitude.self, ActivationVariance.self,

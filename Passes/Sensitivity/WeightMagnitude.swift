@@ -8,6 +8,7 @@ import IR
 /// and measured methods account for both. Needs no data.
 public struct WeightMagnitude: Pass {
     public static let name = "weight-magnitude"
+    public static let decidesWeightsOnly = true
     public static let summary = "Score every layer in every candidate format by its squared weight error ‖Q(W) − W‖² (RTN)."
     public static let options = [
         PassOption("formats", .string, default: "",

@@ -167,7 +167,7 @@ public struct Quantizer {
     }
 
     /// Runs the pipeline. When calibration offers several range sets (`calibrate(method=auto)`),
-    /// each is tried with the passes after it (weight-only ones aside, see ``weightOnlyPasses``)
+    /// each is tried with the passes after it (those that only decide weights aside, ``Pass/decidesWeightsOnly``)
     /// and the one whose quantized outputs are closest to the float model's on (up to 600; 64 for
     /// large inputs) calibration samples is kept: ``CandidateSelection``.
     func runPipeline(_ manager: inout PassManager, on m: inout Model, original: Model, calibration: SampleSource?) throws -> String? {
@@ -195,7 +195,7 @@ public struct Quantizer {
         // allocation, rounding, bias correction) runs once, on the chosen ranges: it costs more
         // than the rest of the pipeline, and would otherwise run once per candidate.
         var trial = rest
-        trial.passes.removeAll { Self.weightOnlyPasses.contains(type(of: $0).name) }
+        trial.passes.removeAll { type(of: $0).decidesWeightsOnly }
         var versions: [(name: String, model: Model)] = []
         for c in candidates {
             var v = m
@@ -228,12 +228,6 @@ public struct Quantizer {
             }.joined(separator: ", ")
             + " -> \(versions[best].name)"
     }
-
-    /// Passes that decide or correct weights only, left out when calibration candidates are judged.
-    static let weightOnlyPasses: Set<String> = [
-        LayerHessianPass.name, MeasuredSensitivity.name, HessianTrace.name, Curvature.name, WeightMagnitude.name,
-        ActivationVariance.name, FisherSensitivity.name, SensitivitySuite.name, Allocate.name, Round.name, BiasCorrection.name,
-    ]
 
     /// Where the end-to-end figures are measured: the test split, else calibration samples, else random inputs.
     func evaluationFeed(_ testSource: SampleSource?, _ calibrationSource: SampleSource?) -> (feed: SampleFeed, evaluation: String) {
