@@ -78,7 +78,7 @@ final class QuantizationTests: XCTestCase {
                                                    inputs: model.graph.runtimeInputs)
         manager.context.threads = 1
         try manager.run(on: &m)
-        try assertGolden(Printer.print(m), "insert-qdq.mlp.after.ir")
+        try assertGolden(Printer.print(m), "insert-qdq.mlp.after.ir", computedFloats: true)
         XCTAssertEqual(m.quantization.layers.map(\.format), [WeightFormat](repeating: .int8PerChannel, count: 3))
         XCTAssertEqual(m.opsetVersion(domain: ""), 17)
         // Relu folded into the Gemms' quantized outputs; weights int8, biases int32.
