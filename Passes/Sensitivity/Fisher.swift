@@ -69,34 +69,44 @@ public struct FisherSensitivity: Pass {
         let probe = try SensitivityProbe(model: model, context: context, samples: samples, batch: batch, loss: loss, pass: Self.name)
         var table = SensitivityTable(method: Self.name,
                                      unit: "E[(∂ℓ/∂y)²]·E‖Δy‖² (\(probe.loss == .kl ? "cross-entropy of own top-1" : "½·mean z²"), \(probe.samples) samples)")
+        let batches = probe.cuts.count
         for l in probe.layers {
             guard let y = probe.layerOutput(l) else { continue }
-            var rng = SplitMix64(seed: SensitivityProbe.seed(UInt64(seed), l.node))
-            var fisher = 0.0, elements = 0
-            for b in probe.cuts.indices {
+            let layerSeed = SensitivityProbe.seed(UInt64(seed), l.node)
+            // One item per (batch, probe), each with its own directions, on every core.
+            let sums = try probe.parallel(batches * probes) { (i: Int, threads: Int) throws(PassError) -> Double in
+                let b = i / probes
+                var mix = SplitMix64(seed: layerSeed ^ UInt64(i))  // a well-mixed start per item, not overlapping streams
+                var rng = SplitMix64(seed: mix.next())
                 let ref = probe.cuts[b][y]!
                 let values = ref.array(Float.self)
                 let rms = (values.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(values.count, 1))).squareRoot()
                 let eps = Float(rms > 0 ? eta * rms : eta)
-                let n = probe.batchSizes[b]
-                elements = ref.count / n
-                for _ in 0..<probes {
-                    let u = (0..<ref.count).map { _ -> Float in rng.next() & 1 == 0 ? 1 : -1 }
-                    let plus = RTensor(floats: (0..<ref.count).map { values[$0] + eps * u[$0] }, shape: ref.shape)
-                    let minus = RTensor(floats: (0..<ref.count).map { values[$0] - eps * u[$0] }, shape: ref.shape)
-                    let lp = Self.taskLoss(probe, batch: b, try probe.run(batch: b, overriding: [y: plus]))
-                    let lm = Self.taskLoss(probe, batch: b, try probe.run(batch: b, overriding: [y: minus]))
-                    for s in 0..<n { let g = (lp[s] - lm[s]) / (2 * Double(eps)); fisher += g * g }
-                }
+                let u = (0..<ref.count).map { _ -> Float in rng.next() & 1 == 0 ? 1 : -1 }
+                let plus = RTensor(floats: (0..<ref.count).map { values[$0] + eps * u[$0] }, shape: ref.shape)
+                let minus = RTensor(floats: (0..<ref.count).map { values[$0] - eps * u[$0] }, shape: ref.shape)
+                let lp = Self.taskLoss(probe, batch: b, try probe.run(batch: b, overriding: [y: plus], threads: threads))
+                let lm = Self.taskLoss(probe, batch: b, try probe.run(batch: b, overriding: [y: minus], threads: threads))
+                var sum = 0.0
+                for s in 0..<probe.batchSizes[b] { let g = (lp[s] - lm[s]) / (2 * Double(eps)); sum += g * g }
+                return sum
             }
-            fisher /= Double(probe.samples * probes * max(elements, 1))
-            for f in probe.formats {
+            let elements = probe.cuts[batches - 1][y]!.count / probe.batchSizes[batches - 1]
+            let fisher = sums.reduce(0, +) / Double(probe.samples * probes * max(elements, 1))
+            let same = probe.firstWithSameWeights(l)
+            let distinct = same.indices.filter { same[$0] == $0 }
+            let weights = distinct.map { probe.fakeQuantizedTensor(l, probe.formats[$0]) }
+            let errors = try probe.parallel(weights.count * batches) { (i: Int, threads: Int) throws(PassError) -> Double in
+                let b = i % batches
+                let out = try probe.run(batch: b, layer: l, weight: weights[i / batches], wanted: [y], threads: threads)
+                let r = probe.cuts[b][y]!.array(Float.self), a = out[y]!.array(Float.self)
                 var err = 0.0
-                for b in probe.cuts.indices {
-                    let out = try probe.run(batch: b, layer: l, weight: probe.fakeQuantized(l, f), wanted: [y])
-                    let r = probe.cuts[b][y]!.array(Float.self), a = out[y]!.array(Float.self)
-                    for i in r.indices { let d = Double(a[i]) - Double(r[i]); err += d * d }
-                }
+                for k in r.indices { let d = Double(a[k]) - Double(r[k]); err += d * d }
+                return err
+            }
+            for (fi, f) in probe.formats.enumerated() {
+                let k = distinct.firstIndex(of: same[fi])!
+                let err = errors[(k * batches)..<((k + 1) * batches)].reduce(0, +)
                 table.scores[l.node, default: [:]][f.description] = fisher * err / Double(probe.samples)
             }
             table.notes.append("\(l.node): mean squared gradient at '\(y)' \(fmt(fisher))")

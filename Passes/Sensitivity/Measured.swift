@@ -35,38 +35,55 @@ public struct MeasuredSensitivity: Pass {
             : "output MSE over \(probe.samples) samples, one layer quantized"
         var table = SensitivityTable(method: Self.name, unit: unit)
         var state = model.quantization
+        let wanted = Array(Set(probe.targets + probe.outputs)).sorted()
+        let batches = probe.cuts.count
         for (li, l) in probe.layers.enumerated() {
+            // One probe per (distinct weight, batch), on every core; summed in a fixed order.
+            let same = probe.firstWithSameWeights(l)
+            let distinct = same.indices.filter { same[$0] == $0 }
+            let weights = distinct.map { probe.fakeQuantizedTensor(l, probe.formats[$0]) }
+            let runs = try probe.parallel(weights.count * batches) { (i: Int, threads: Int) throws(PassError) -> ProbeFigures in
+                let b = i % batches
+                let out = try probe.run(batch: b, layer: l, weight: weights[i / batches], wanted: wanted, threads: threads)
+                return figures(probe, batch: b, out)
+            }
             var other: [String] = []
-            for f in probe.formats {
-                let w = probe.fakeQuantized(l, f)
-                var lossSum = 0.0, sq = 0.0, count = 0, maxL2 = 0.0
-                for b in probe.cuts.indices {
-                    let wanted = Array(Set(probe.targets + probe.outputs)).sorted()
-                    let out = try probe.run(batch: b, layer: l, weight: w, wanted: wanted)
-                    lossSum += probe.lossPerSample(batch: b, out).reduce(0, +)
-                    let n = probe.batchSizes[b]
-                    var l2 = [Double](repeating: 0, count: n)
-                    for name in probe.targets {
-                        let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
-                        let per = r.count / n
-                        for i in r.indices { let d = Double(a[i]) - Double(r[i]); l2[i / per] += d * d }
-                    }
-                    maxL2 = max(maxL2, l2.map { $0.squareRoot() }.max() ?? 0)
-                    for name in probe.outputs {
-                        let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
-                        for i in r.indices { let d = Double(a[i]) - Double(r[i]); sq += d * d }
-                        count += r.count
-                    }
-                }
+            for (fi, f) in probe.formats.enumerated() {
+                let k = distinct.firstIndex(of: same[fi])!
+                let mine = runs[(k * batches)..<((k + 1) * batches)]
+                let lossSum = mine.reduce(0) { $0 + $1.loss }, sq = mine.reduce(0) { $0 + $1.squaredError }
+                let count = mine.reduce(0) { $0 + $1.count }, maxL2 = mine.map(\.maxL2).max() ?? 0
                 table.scores[l.node, default: [:]][f.description] = lossSum / Double(probe.samples)
                 state.layers[li].metrics["measured.max-l2.\(f.description)"] = maxL2
                 if probe.loss == .kl { other.append("\(f.description)=\(fmt(sq / Double(max(count, 1))))") }
             }
             if !other.isEmpty { table.notes.append("\(l.node): output MSE \(other.joined(separator: " "))") }
-            context.count("layer × format probes", probe.formats.count)
+            context.count("layer × format probes", distinct.count)
         }
         table.notes.insert("loss \(probe.loss.rawValue) on \(probe.targets.joined(separator: ", ")); \(probe.samples) samples", at: 0)
         state.record(table)
         model.quantization = state
+    }
+
+    /// One probe's figures: loss summed over its samples, the largest per-sample
+    /// ‖Δz‖₂ of the targets, and the squared error and element count of the outputs.
+    struct ProbeFigures { var loss: Double, maxL2: Double, squaredError: Double, count: Int }
+
+    func figures(_ probe: SensitivityProbe, batch b: Int, _ out: [String: RTensor]) -> ProbeFigures {
+        let n = probe.batchSizes[b]
+        var l2 = [Double](repeating: 0, count: n)
+        for name in probe.targets {
+            let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
+            let per = r.count / n
+            for i in r.indices { let d = Double(a[i]) - Double(r[i]); l2[i / per] += d * d }
+        }
+        var sq = 0.0, count = 0
+        for name in probe.outputs {
+            let r = probe.cuts[b][name]!.array(Float.self), a = out[name]!.array(Float.self)
+            for i in r.indices { let d = Double(a[i]) - Double(r[i]); sq += d * d }
+            count += r.count
+        }
+        return ProbeFigures(loss: probe.lossPerSample(batch: b, out).reduce(0, +), maxL2: l2.map { $0.squareRoot() }.max() ?? 0,
+                            squaredError: sq, count: count)
     }
 }

@@ -32,6 +32,8 @@ public final class SensitivityProbe {
     /// Float graph outputs (what the MSE figure of a KL run is measured on).
     public let outputs: [String]
     public let loss: OutputLoss
+    /// Probes run at once (the context's threads).
+    public let workers: Int
     public var samples: Int { batchSizes.reduce(0, +) }
     private let graph: Graph
     private var fakeQuantizedCache: [String: [Float]] = [:]
@@ -42,6 +44,7 @@ public final class SensitivityProbe {
     public init(model: Model, context: PassContext, samples: Int, batch: Int, loss: OutputLoss?, pass: String) throws(PassError) {
         func fail(_ m: String) -> PassError { PassError(pass: pass, message: m) }
         self.pass = pass
+        workers = max(context.threads, 1)
         let state = model.quantization
         guard !state.layers.isEmpty else {
             throw fail("no layers to score: run 'quantize' first (it lists the quantizable layers)")
@@ -115,6 +118,15 @@ public final class SensitivityProbe {
         return out
     }
 
+    /// For each format, the index of the first format whose weights for `l` are
+    /// the same: groups of 32, 64 and 128 over an axis of 24 channels are one
+    /// group each. A probe of a repeated weight would give the same figures,
+    /// so it runs once (on common, 18 of 110 layer × format probes).
+    public func firstWithSameWeights(_ l: LayerQuantization) -> [Int] {
+        let weights = formats.map { fakeQuantized(l, $0) }
+        return weights.indices.map { i in weights.indices.first { weights[$0] == weights[i] }! }
+    }
+
     /// ‖Q(W) − W‖²_F for `format`.
     public func weightErrorSquared(_ l: LayerQuantization, _ format: WeightFormat) -> Double {
         let w = weight(l).values, q = fakeQuantized(l, format)
@@ -123,18 +135,39 @@ public final class SensitivityProbe {
         return s
     }
 
+    /// `body(i, threads)` for `count` independent probes, run ``workers`` at a
+    /// time with single-threaded kernels (`threads` is 1 then; pass it to
+    /// ``run(batch:overriding:wanted:threads:)``). A probe at batch 1 keeps a
+    /// second core busy only in its largest products, so whole probes per core
+    /// go about twice as fast on two cores. Results come back in index order
+    /// and do not depend on the number of workers.
+    public func parallel<T>(_ count: Int, _ body: (Int, _ threads: Int) throws(PassError) -> T) throws(PassError) -> [T] {
+        let threads = count >= workers ? 1 : workers
+        return try Parallel.map(count, threads: workers) { (i: Int) throws(PassError) -> T in try body(i, threads) }
+    }
+
     /// Re-runs batch `b` from its cut with `overriding` values, returning `wanted` (default: targets).
-    public func run(batch b: Int, overriding: [String: RTensor], wanted: [String]? = nil) throws(PassError) -> [String: RTensor] {
+    public func run(batch b: Int, overriding: [String: RTensor], wanted: [String]? = nil, threads: Int? = nil) throws(PassError) -> [String: RTensor] {
         do {
-            return try interpreter.run(reusing: cuts[b], overriding: overriding, outputs: wanted ?? targets)
+            return try interpreter.run(reusing: cuts[b], overriding: overriding, outputs: wanted ?? targets, threads: threads)
         } catch {
             throw PassError(pass: pass, message: "probe of '\(overriding.keys.sorted().joined(separator: ", "))': \(error)")
         }
     }
 
     /// Batch `b` with layer `l`'s weight replaced by `w`.
-    public func run(batch b: Int, layer l: LayerQuantization, weight w: [Float], wanted: [String]? = nil) throws(PassError) -> [String: RTensor] {
-        try run(batch: b, overriding: [l.weight: RTensor(floats: w, shape: weight(l).shape)], wanted: wanted)
+    public func run(batch b: Int, layer l: LayerQuantization, weight w: [Float], wanted: [String]? = nil, threads: Int? = nil) throws(PassError) -> [String: RTensor] {
+        try run(batch: b, layer: l, weight: RTensor(floats: w, shape: weight(l).shape), wanted: wanted, threads: threads)
+    }
+
+    /// Batch `b` with layer `l`'s weight replaced by the tensor `w` (built once for many batches).
+    public func run(batch b: Int, layer l: LayerQuantization, weight w: RTensor, wanted: [String]? = nil, threads: Int? = nil) throws(PassError) -> [String: RTensor] {
+        try run(batch: b, overriding: [l.weight: w], wanted: wanted, threads: threads)
+    }
+
+    /// Layer `l`'s weight in `format`, as the tensor a probe overrides it with.
+    public func fakeQuantizedTensor(_ l: LayerQuantization, _ format: WeightFormat) -> RTensor {
+        RTensor(floats: fakeQuantized(l, format), shape: weight(l).shape)
     }
 
     /// The loss of `approx` against the float targets of batch `b`, per sample.

@@ -181,7 +181,7 @@ public final class Interpreter: @unchecked Sendable {
         for v in graph.inputs where given[v.name] != nil { scope.values[v.name] = given[v.name] }
         var memory = MemoryTracker()
         let outputs = try execute(chosen?.graph ?? graph, scope: scope, observer: observer, memory: &memory,
-                                  epilogues: chosen?.epilogues ?? [:])
+                                  epilogues: chosen?.epilogues ?? [:], threads: threads)
         peakActivationBytes = memory.peak
         return Dictionary(uniqueKeysWithValues: zip(graph.outputs.map(\.name), outputs))
     }
@@ -246,7 +246,7 @@ public final class Interpreter: @unchecked Sendable {
 
     /// Runs the nodes of `g` in `scope` and returns its outputs.
     func execute(_ g: Graph, scope: Scope, observer: Observer?, memory: inout MemoryTracker,
-                         epilogues: [String: Epilogue]) throws(InterpreterError) -> [RTensor] {
+                         epilogues: [String: Epilogue], threads: Int) throws(InterpreterError) -> [RTensor] {
         // Last node reading each value produced here; graph outputs stay alive.
         var lastUse: [String: Int] = [:]
         for (i, n) in g.nodes.enumerated() {
@@ -269,7 +269,7 @@ public final class Interpreter: @unchecked Sendable {
                 for (v, t) in zip(sub.inputs, args) { inner.values[v.name] = t }
                 for (name, t) in sub.initializers { inner.values[name] = RTensor(t) }
                 var subMemory = MemoryTracker()
-                return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory, epilogues: [:])
+                return try self.execute(sub, scope: inner, observer: observer, memory: &subMemory, epilogues: [:], threads: threads)
             }, threads: threads)
             context.epilogue = epilogue.map { EpilogueHook($0, inputs: inputs) }
             var outputs: [RTensor]

@@ -24,12 +24,15 @@ extension Interpreter {
     /// let probed = try interpreter.run(reusing: cut, overriding: ["fc2.weight": w2])
     /// ```
     ///
+    /// - `threads`: kernel threads of this run (default: the interpreter's); 1
+    ///   when the caller runs several partial runs at once, one per core.
+    ///
     /// Throws ``InterpreterError/cannotOverride(name:reason:)`` for a name the model
     /// does not have or a constant folded at load (its override could not take
     /// effect), and ``InterpreterError/missingCutValue(value:node:)`` when `known`
     /// lacks a value a re-executed node reads.
     public func run(reusing known: [String: RTensor], overriding: [String: RTensor],
-                    outputs wanted: [String]? = nil) throws(InterpreterError) -> [String: RTensor] {
+                    outputs wanted: [String]? = nil, threads: Int? = nil) throws(InterpreterError) -> [String: RTensor] {
         let targets = wanted ?? graph.outputs.map(\.name)
         let key = overriding.keys.sorted().joined(separator: "\u{0}") + "\u{1}" + targets.joined(separator: "\u{0}")
         let plan: PartialRunPlan
@@ -46,7 +49,7 @@ extension Interpreter {
         scope.values = known
         for (name, t) in overriding { scope.values[name] = t }
         var memory = MemoryTracker()
-        let results = try execute(plan.graph, scope: scope, observer: nil, memory: &memory, epilogues: [:])
+        let results = try execute(plan.graph, scope: scope, observer: nil, memory: &memory, epilogues: [:], threads: threads ?? self.threads)
         return Dictionary(zip(targets, results), uniquingKeysWith: { a, _ in a })
     }
 

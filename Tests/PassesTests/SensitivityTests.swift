@@ -143,6 +143,22 @@ final class SensitivityTests: XCTestCase {
         XCTAssertEqual(best.first?.spearman, tables.compactMap(\.spearman).max())
     }
 
+    /// Formats whose weights come out the same (groups of 32, 64 and 128 along the
+    /// CNN's first convolution's one input channel: a scale per weight) are probed
+    /// once and share figures.
+    func testFormatsWithTheSameWeightsShareOneProbe() throws {
+        let m = try prepared("cnn", "canonicalize,calibrate(method=minmax),quantize,measured(samples=4),fisher(samples=2,probes=1)", threads: 2)
+        let layer = try XCTUnwrap(m.quantization.layers.first)
+        let w = try XCTUnwrap(m.graph.initializers[layer.weight])
+        XCTAssertEqual(w.shape[1], 1, "the first convolution reads one channel")
+        for method in ["measured", "fisher"] {
+            let s = try XCTUnwrap(try table(m, method).scores[layer.node], method)
+            XCTAssertEqual(s["int4/g32"], s["int4/g64"], method)
+            XCTAssertEqual(s["int4/g32"], s["int4/g128"], method)
+            XCTAssertNotEqual(s["int4/g32"], s["int8/channel"], method)
+        }
+    }
+
     func testSpearmanRanksWithTies() {
         XCTAssertEqual(SpearmanCorrelation.ranks([10, 20, 20, 5]), [2, 3.5, 3.5, 1])
         XCTAssertEqual(SpearmanCorrelation.rho([1, 2, 3, 4], [10, 100, 1000, 1e4])!, 1, accuracy: 1e-12)
