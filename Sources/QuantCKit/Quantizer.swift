@@ -201,8 +201,9 @@ public struct Quantizer {
             var v = m
             v.quantization.ranges = c.ranges
             v.quantization.candidates = []
-            try trial.run(on: &v)
-            onTimings?("(ranges: \(c.method))\n" + trial.timingAndCountersReport)
+            var run = trial  // a copy per candidate, so each report counts its own run only
+            try run.run(on: &v)
+            onTimings?("(ranges: \(c.method))\n" + run.timingAndCountersReport)
             versions.append((c.method, v))
         }
         let feed: SampleFeed = calibration.map { .files($0) } ?? .random(count: 32, seed: 0x5E1EC7)
