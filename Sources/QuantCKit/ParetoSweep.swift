@@ -86,7 +86,15 @@ struct ParetoSweep {
             let bits: Double = k == 0 ? low : ((low + Double(k) * step) * 100).rounded(.down) / 100
             budgets.append(String(format: "%.2fbits", bits))
         }
-        if let budget, !budgets.contains(budget) { budgets.append(budget) }
+        // A --budget below the smallest size is not a point of the curve: the sweep goes on without
+        // it (a budget alone, without --pareto, is an error that names the minimum).
+        var belowSmallest: String?
+        if let budget, case .success(let parsed) = AllocationBudget.parse(budget), parsed.byteLimit(weights: weights) < smallest {
+            belowSmallest = "pareto: --budget \(budget) is below the smallest size the formats allow (\(String(format: "%.2f", low)) bits per weight, "
+                + "every layer in its smallest candidate format); it is not a point of the curve"
+        } else if let budget, !budgets.contains(budget) {
+            budgets.append(budget)
+        }
         budgets = budgets.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
 
         // Measure every point against the float model.
@@ -156,7 +164,7 @@ struct ParetoSweep {
         let best = quantized.max { (points[$0].metric, -points[$0].weightBytes) < (points[$1].metric, -points[$1].weightBytes) }!
         var chosen: Int
         var unmet = false
-        var notes: [String] = []
+        var notes: [String] = belowSmallest.map { [$0] } ?? []
         if let maxDrop {
             if metricName == "output SQNR dB" {
                 throw QuantCError(.usage, "max-drop needs a task metric: give test data with labels, or a model with class-score outputs")

@@ -107,6 +107,23 @@ final class AllocateCommandTests: CLITestCase {
         XCTAssertTrue(notes.contains { $0.hasPrefix("pareto: exact's predicted Σ Ω is ≤ greedy's at 7 of 7 budgets") }, "\(notes)")
     }
 
+    /// With --pareto, a --budget below the smallest size is left out of the curve with a note
+    /// (the rest of the sweep is not lost); without --pareto it is an error (above).
+    func testParetoLeavesOutABudgetBelowTheSmallestSize() throws {
+        let dir = try temporaryFolder()
+        let r = try quantize(data + ["--pareto", "--budget", "4bits"], out: dir.appendingPathComponent("p.onnx"))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try json(dir.appendingPathComponent("p.report.json"))
+        let points = try XCTUnwrap(report["pareto"] as? [[String: Any]])
+        let labels = points.map { $0["label"] as! String }
+        XCTAssertEqual(labels.filter { $0.hasPrefix("mixed ") }.count, 6, "\(labels)")
+        XCTAssertFalse(labels.contains("mixed 4bits"), "\(labels)")
+        XCTAssertEqual(points.filter { $0["chosen"] as? Bool == true }.map { $0["label"] as! String }, ["int8"])
+        let notes = try XCTUnwrap(report["notes"] as? [String])
+        XCTAssertTrue(notes.contains("pareto: --budget 4bits is below the smallest size the formats allow (4.53 bits per weight, "
+                                     + "every layer in its smallest candidate format); it is not a point of the curve"), "\(notes)")
+    }
+
     func testParetoWithGPTQRoundsTheMixedPointsByGPTQ() throws {
         let dir = try temporaryFolder()
         let r = try quantize(data + ["--pareto", "--budget", "6bits", "--rounding", "gptq"], out: dir.appendingPathComponent("g.onnx"))
