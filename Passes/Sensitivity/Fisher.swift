@@ -93,21 +93,15 @@ public struct FisherSensitivity: Pass {
             }
             let elements = probe.cuts[batches - 1][y]!.count / probe.batchSizes[batches - 1]
             let fisher = sums.reduce(0, +) / Double(probe.samples * probes * max(elements, 1))
-            let same = probe.firstWithSameWeights(l)
-            let distinct = same.indices.filter { same[$0] == $0 }
-            let weights = distinct.map { probe.fakeQuantizedTensor(l, probe.formats[$0]) }
-            let errors = try probe.parallel(weights.count * batches) { (i: Int, threads: Int) throws(PassError) -> Double in
-                let b = i % batches
-                let out = try probe.run(batch: b, layer: l, weight: weights[i / batches], wanted: [y], threads: threads)
+            let (perFormat, _) = try probe.probeFormats(l) { (w: RTensor, b: Int, threads: Int) throws(PassError) -> Double in
+                let out = try probe.run(batch: b, layer: l, weight: w, wanted: [y], threads: threads)
                 let r = probe.cuts[b][y]!.array(Float.self), a = out[y]!.array(Float.self)
                 var err = 0.0
                 for k in r.indices { let d = Double(a[k]) - Double(r[k]); err += d * d }
                 return err
             }
-            for (fi, f) in probe.formats.enumerated() {
-                let k = distinct.firstIndex(of: same[fi])!
-                let err = errors[(k * batches)..<((k + 1) * batches)].reduce(0, +)
-                table.scores[l.node, default: [:]][f.description] = fisher * err / Double(probe.samples)
+            for (f, errors) in zip(probe.formats, perFormat) {
+                table.scores[l.node, default: [:]][f.description] = fisher * errors.reduce(0, +) / Double(probe.samples)
             }
             table.notes.append("\(l.node): mean squared gradient at '\(y)' \(fmt(fisher))")
         }

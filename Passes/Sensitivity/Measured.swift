@@ -36,21 +36,13 @@ public struct MeasuredSensitivity: Pass {
         var table = SensitivityTable(method: Self.name, unit: unit)
         var state = model.quantization
         let wanted = Array(Set(probe.targets + probe.outputs)).sorted()
-        let batches = probe.cuts.count
         for (li, l) in probe.layers.enumerated() {
             // One probe per (distinct weight, batch), on every core; summed in a fixed order.
-            let same = probe.firstWithSameWeights(l)
-            let distinct = same.indices.filter { same[$0] == $0 }
-            let weights = distinct.map { probe.fakeQuantizedTensor(l, probe.formats[$0]) }
-            let runs = try probe.parallel(weights.count * batches) { (i: Int, threads: Int) throws(PassError) -> ProbeFigures in
-                let b = i % batches
-                let out = try probe.run(batch: b, layer: l, weight: weights[i / batches], wanted: wanted, threads: threads)
-                return figures(probe, batch: b, out)
+            let (perFormat, probed) = try probe.probeFormats(l) { (w: RTensor, b: Int, threads: Int) throws(PassError) -> ProbeFigures in
+                figures(probe, batch: b, try probe.run(batch: b, layer: l, weight: w, wanted: wanted, threads: threads))
             }
             var other: [String] = []
-            for (fi, f) in probe.formats.enumerated() {
-                let k = distinct.firstIndex(of: same[fi])!
-                let mine = runs[(k * batches)..<((k + 1) * batches)]
+            for (f, mine) in zip(probe.formats, perFormat) {
                 let lossSum = mine.reduce(0) { $0 + $1.loss }, sq = mine.reduce(0) { $0 + $1.squaredError }
                 let count = mine.reduce(0) { $0 + $1.count }, maxL2 = mine.map(\.maxL2).max() ?? 0
                 table.scores[l.node, default: [:]][f.description] = lossSum / Double(probe.samples)
@@ -58,7 +50,7 @@ public struct MeasuredSensitivity: Pass {
                 if probe.loss == .kl { other.append("\(f.description)=\(fmt(sq / Double(max(count, 1))))") }
             }
             if !other.isEmpty { table.notes.append("\(l.node): output MSE \(other.joined(separator: " "))") }
-            context.count("layer × format probes", distinct.count)
+            context.count("layer × format probes", probed)
         }
         table.notes.insert("loss \(probe.loss.rawValue) on \(probe.targets.joined(separator: ", ")); \(probe.samples) samples", at: 0)
         state.record(table)
