@@ -114,6 +114,27 @@ enum Activation: Sendable, Equatable {
         return 1 / (1 + e)
     }
 
+    /// tanh in plain float operations the compiler vectorizes, as Cephes
+    /// tanhf: for |x| < 0.625 the odd polynomial x + x³·P(x²) (about 1 ulp),
+    /// else 1 − 2 / (e^{2|x|} + 1) = 1 − 2·sigmoid(−2|x|), with sigmoid's
+    /// exponential written out as above; saturates to ±1.
+    @inline(__always)
+    static func vectorTanh(_ x: Float) -> Float {
+        let a = abs(x)
+        let z = x * x
+        var p: Float = -5.704_988_727_45e-3
+        p = p * z + 2.063_908_879_54e-2
+        p = p * z - 5.373_971_555_31e-2
+        p = p * z + 1.333_144_220_36e-1
+        p = p * z - 3.333_328_194_22e-1
+        let small = p * z * x + x
+        // 1 − 2·sigmoid(−2a) = 1 − 2 / (1 + e^{2a})
+        let v: Float = -2 * a
+        let large: Float = 1 - 2 * sigmoid(v)
+        let signed = x < 0 ? -large : large
+        return a < 0.625 ? small : signed
+    }
+
     static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         if x == UnsafePointer(y) {
             for i in 0..<n { y[i] = sigmoid(y[i]) }

@@ -34,11 +34,41 @@ enum Blas {
     /// Evaluated when the operator table is built (Interpreter.init), so a
     /// model that never multiplies matrices is not slowed either.
     static let configured: Void = {
+        _ = kernels
         openblas_set_num_threads(1)
         if let handle = dlopen(nil, RTLD_NOW), let shutdown = dlsym(handle, "blas_thread_shutdown_") {
             _ = unsafeBitCast(shutdown, to: (@convention(c) () -> Int32).self)()
         }
     }()
+
+    /// The kernel set OpenBLAS uses (its core name), chosen once per process.
+    /// Debian 12's OpenBLAS 0.3.21 picks kernels from a table of CPU models and
+    /// falls back to Prescott's SSE3 kernels for a model it does not know (a
+    /// 5th-generation Xeon, family 6 model 207, is one): products then run 3–5×
+    /// slower than with the AVX-512 kernels the CPU can run. When the set it chose
+    /// lacks AVX2 but the CPU (and OS) support AVX2 + FMA or AVX-512, and the user
+    /// has not chosen with OPENBLAS_CORETYPE, it is re-selected as OpenBLAS's own
+    /// start-up does (driver/others/dynamic.c: gotoblas_dynamic_init reads
+    /// OPENBLAS_CORETYPE), with Haswell's or SkylakeX's kernels. Only the
+    /// DYNAMIC_ARCH build exports these entry points; without them nothing changes.
+    static let kernels: String = {
+        let chosen = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        let avx2Sets: Set<String> = ["haswell", "zen", "excavator", "skylakex", "cooperlake", "sapphirerapids"]
+        let level = qc_cpu_vector_level()
+        guard level > 0, !avx2Sets.contains(chosen.lowercased()), getenv("OPENBLAS_CORETYPE") == nil,
+              let handle = dlopen(nil, RTLD_NOW),
+              let quit = dlsym(handle, "gotoblas_dynamic_quit"), let initialize = dlsym(handle, "gotoblas_dynamic_init") else {
+            return chosen
+        }
+        setenv("OPENBLAS_CORETYPE", level == 2 ? "SkylakeX" : "Haswell", 1)
+        unsafeBitCast(quit, to: (@convention(c) () -> Void).self)()
+        unsafeBitCast(initialize, to: (@convention(c) () -> Void).self)()
+        unsetenv("OPENBLAS_CORETYPE")
+        return openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+    }()
+
+    /// The vector extensions of this CPU and OS: 2 = AVX-512, 1 = AVX2 + FMA, 0 = neither.
+    static var cpuVectorLevel: Int { Int(qc_cpu_vector_level()) }
 
     /// Call before BLAS work: another kernel may have raised the thread count.
     @inline(__always)
