@@ -16,7 +16,7 @@ public struct Allocate: Pass {
     public static let summary = "Choose each layer's weight format under a size budget to minimise predicted distortion (mixed precision)."
     public static let options = [
         PassOption("budget", .string, default: "",
-                   help: "Average stored bits per weight (4.5bits), stored weight bytes (123456B, 800KB, 1.2MB; SI: 1 MB = 10^6 bytes; scales and zero points count) or predicted gfx803 time of the weighted layers (latency:2ms, latency:500us)."),
+                   help: "Average stored bits per weight (4.5bits), average bits of the weight values alone, scales and zero points not counted (4.5wbits), stored weight bytes (123456B, 800KB, 1.2MB; SI: 1 MB = 10^6 bytes; scales and zero points count) or predicted gfx803 time of the weighted layers (latency:2ms, latency:500us)."),
         PassOption("objective", .string, default: "auto",
                    help: "Sensitivity table to minimise (layer-hessian, hessian-trace, measured, curvature, weight-magnitude, ...); auto: the one best rank-correlated with measured, else the first present of \(AllocationObjective.preference.joined(separator: ", "))."),
         PassOption("solver", .choice(AllocationSolver.allCases.map(\.rawValue)), default: "exact",
@@ -120,6 +120,9 @@ public struct Allocate: Pass {
         // The knapsack's cost: bytes, or for a latency budget nanoseconds on gfx803.
         var latencies: [LayerLatency]?
         var limit = budget.byteLimit(weights: weights)
+        // A wbits budget: costs are the bits of the weight values alone.
+        let valueBits = budget.valueBitLimit(weights: weights) != nil
+        if let l = budget.valueBitLimit(weights: weights) { limit = l }
         if case .latency(let seconds) = budget {
             let types = ShapeInference(model: model).types
             var ls: [LayerLatency] = []
@@ -133,8 +136,9 @@ public struct Allocate: Pass {
             latencies = ls
             limit = Int((seconds * 1e9).rounded()) // whole ns, as the costs
         }
-        let unit = latencies == nil ? "bytes" : "ns"
+        let unit = latencies != nil ? "ns" : valueBits ? "value bits" : "bytes"
         func cost(_ i: Int, _ f: WeightFormat) -> Int {
+            if valueBits { return shapes[i].reduce(1, *) * f.valueBits }
             guard let ls = latencies else { return bytes(i, f) }
             return LayerLatency.nanoseconds(ls[i].estimate(format: f, weightBytes: bytes(i, f)).seconds)
         }
@@ -143,7 +147,7 @@ public struct Allocate: Pass {
         }
         let floatCost = state.layers.indices.reduce(0) { $0 + cost($1, .float32) }
         if limit >= floatCost {
-            context.note("budget \(budgetText) allows float32 weights (\(latencies == nil ? "\(floatCost) bytes, 32 bits per weight" : costText(floatCost))): nothing to allocate, formats left as they are")
+            context.note("budget \(budgetText) allows float32 weights (\(latencies != nil ? costText(floatCost) : "\(floatCost) \(unit), 32 bits per weight")): nothing to allocate, formats left as they are")
             return
         }
 
@@ -178,8 +182,8 @@ public struct Allocate: Pass {
                 throw fail("budget \(budgetText) is too small: the minimum achievable latency of the weighted layers is "
                     + costText(minimum) + " (\(minimum) ns: every layer in its fastest candidate format\(pinned))")
             }
-            throw fail("budget \(budgetText) (\(limit) bytes for \(weights) weights) is too small: it needs at least "
-                + budget.minimumText(bytes: minimum, weights: weights) + " (\(minimum) bytes: every layer in its smallest candidate format\(pinned))")
+            throw fail("budget \(budgetText) (\(limit) \(unit) for \(weights) weights) is too small: it needs at least "
+                + budget.minimumText(bytes: minimum, weights: weights) + " (\(minimum) \(unit): every layer in its smallest candidate format\(pinned))")
         }
         guard let choice = solver.solve(problem) else { throw fail("the \(solver.rawValue) solver found no allocation within \(limit) \(unit)") }
 
@@ -188,6 +192,10 @@ public struct Allocate: Pass {
         let total = problem.cost(choice)
         let storedBytes = choice.enumerated().reduce(0) { $0 + bytes($1.offset, formatsOf[$1.offset][$1.element]) }
         if latencies != nil { notes.append("predicted gfx803 latency of the weighted layers: " + LayerLatency.text(Double(total) / 1e9)) }
+        if valueBits {
+            notes.append(String(format: "%.3f value bits per weight (%d of %d), %.3f stored bits per weight with scales and zero points",
+                                Double(total) / Double(max(weights, 1)), total, limit, Double(storedBytes) * 8 / Double(max(weights, 1))))
+        }
         if solver == .proportional {
             notes.append(total <= limit ? "proportional meets the budget (\(total) of \(limit) \(unit))"
                 : "proportional ignores the budget and exceeds it: \(total) \(unit) for \(limit) allowed")

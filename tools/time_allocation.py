@@ -4,7 +4,8 @@ Runtime's Entropy quantize_static, on the same model and calibration set, in the
 
 quantc: `quantc quantize MODEL --calibration CAL --budget 4.5bits --time-passes` in a fresh
 process; reported are its whole wall time and the seconds of its sensitivity and allocate
-passes (from --time-passes). ONNX Runtime: quant_pre_process + quantize_static (QDQ,
+passes (from --time-passes); and its int8 run with `--method entropy` (with and without bias
+correction), for the calibration issue's 1/3 criterion. ONNX Runtime: quant_pre_process + quantize_static (QDQ,
 per-channel, CalibrationMethod.Entropy) in a fresh process (compare_ort.py's worker).
 
 ONNX Runtime's histogram calibrators stack every sample's activations into one array, so
@@ -68,6 +69,15 @@ def main() -> None:
         print(f"  quantc --budget {a.budget}: {wall:.1f} s in all ({rss / 2**20:.0f} MiB), "
               f"sensitivity analysis + allocation {weight:.1f} s", flush=True)
 
+        # Issue 5's criterion on the same data: quantc's int8 run with entropy calibration, with
+        # and without bias correction (ONNX Runtime's quantize_static has none).
+        int8 = {}
+        for label, extra in (("entropy, no bias correction", ["--no-bias-correction"]), ("entropy", [])):
+            cmd = [a.quantc, "quantize", str(model), "--calibration", str(calib), "-o", str(work / "q8.onnx"), "--no-cache",
+                   "--quiet", "--threads", "2", "--method", "entropy", *extra]
+            int8[label], r8, _, _ = co.timed_output(cmd)
+            print(f"  quantc int8 --method {label}: {int8[label]:.1f} s ({r8 / 2**20:.0f} MiB)", flush=True)
+
         env = dict(os.environ, OMP_NUM_THREADS="2")
         try:
             ort_wall, ort_rss, _ = co.timed([sys.executable, co.__file__, "--ort-worker", str(model), str(calib),
@@ -78,6 +88,8 @@ def main() -> None:
         print(f"  ONNX Runtime Entropy quantize_static: {ort_wall:.1f} s ({ort_rss / 2**20:.0f} MiB)")
         print(f"  ratio, sensitivity + allocation / ONNX Runtime Entropy: {weight / ort_wall:.2f}x (target <= 2)")
         print(f"  ratio, quantc's whole mixed-precision run / ONNX Runtime Entropy: {wall / ort_wall:.2f}x")
+        for label, t in int8.items():
+            print(f"  ratio, quantc int8 {label} / ONNX Runtime Entropy: {t / ort_wall:.2f}x (issue 5 target <= 0.33)")
 
 
 if __name__ == "__main__":

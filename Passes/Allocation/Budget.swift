@@ -3,10 +3,15 @@ import Foundation
 /// A weight-size budget for `allocate`: average stored bits per weight
 /// (`4.5bits`) or total stored bytes (`1.2MB`, `800KB`, `123456B`; SI units,
 /// 1 MB = 10⁶ bytes). Scales and zero points count (``WeightFormat/storageBytes``).
+/// `4.5wbits` counts instead the bits of the weight values alone (``WeightFormat/valueBits``:
+/// int4 4, int8 8, fp16 16), the convention of HAWQ and most mixed-precision papers,
+/// in which uniform int4 is 4 bits whatever its group size.
 /// `latency:2ms` (also `us`/`µs`, `s`) bounds instead the predicted gfx803 time of
 /// the weighted layers' kernels (``LayerLatency``).
 public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
     case bitsPerWeight(Double)
+    /// Average bits of the weight values alone, scales and zero points not counted.
+    case valueBitsPerWeight(Double)
     case bytes(Int)
     case latency(seconds: Double)
 
@@ -26,33 +31,44 @@ public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
             return .success(.latency(seconds: seconds))
         }
         let units: [(suffix: String, scale: Double, bits: Bool)] = [
-            ("bits", 1, true), ("bit", 1, true), ("gb", 1e9, false), ("mb", 1e6, false), ("kb", 1e3, false), ("b", 1, false),
+            ("wbits", 1, true), ("wbit", 1, true), ("bits", 1, true), ("bit", 1, true), ("gb", 1e9, false), ("mb", 1e6, false), ("kb", 1e3, false), ("b", 1, false),
         ]
         guard let unit = units.first(where: { lower.hasSuffix($0.suffix) }),
               let number = Double(lower.dropLast(unit.suffix.count)), number.isFinite, number > 0 else {
-            return .failure(.init("budget '\(t)' is not a size: write average bits per weight (4.5bits) or bytes (123456B, 800KB, 1.2MB; 1 MB = 10^6 bytes)"))
+            return .failure(.init("budget '\(t)' is not a size: write average stored bits per weight (4.5bits), average bits of the weight values alone (4.5wbits) or bytes (123456B, 800KB, 1.2MB; 1 MB = 10^6 bytes)"))
         }
-        if unit.bits { return .success(.bitsPerWeight(number)) }
+        if unit.bits { return .success(unit.suffix.hasPrefix("w") ? .valueBitsPerWeight(number) : .bitsPerWeight(number)) }
         let bytes = (number * unit.scale).rounded(.down)
         guard bytes >= 1, bytes < 1e18 else { return .failure(.init("budget '\(t)' is out of range")) }
         return .success(.bytes(Int(bytes)))
     }
 
     /// The largest total of stored bytes the budget allows for `weights` weights
-    /// (no limit for a latency budget).
+    /// (no limit for a latency or value-bits budget).
     public func byteLimit(weights: Int) -> Int {
         switch self {
-        case .latency: return Int.max
+        case .latency, .valueBitsPerWeight: return Int.max
         case .bytes(let b): return b
         // average bits ≤ b  ⇔  8·bytes ≤ b·n; a tiny slack absorbs the decimal's binary rounding.
         case .bitsPerWeight(let b): return Int((b * Double(weights) / 8 + 1e-9).rounded(.down))
         }
     }
 
-    /// `needs at least …` in the budget's own unit for a minimum of `bytes`.
+    /// The largest total of value bits (Σ weights × ``WeightFormat/valueBits``) a
+    /// `wbits` budget allows for `weights` weights; nil for other budgets.
+    public func valueBitLimit(weights: Int) -> Int? {
+        guard case .valueBitsPerWeight(let b) = self else { return nil }
+        return Int((b * Double(weights) + 1e-9).rounded(.down))
+    }
+
+    /// `needs at least …` in the budget's own unit for a minimum of `bytes`
+    /// (value bits for a `wbits` budget).
     public func minimumText(bytes: Int, weights: Int) -> String {
         switch self {
         case .bytes, .latency: return "\(bytes) bytes"
+        case .valueBitsPerWeight:
+            let bits = (Double(bytes) / Double(max(weights, 1)) * 100).rounded(.up) / 100
+            return String(format: "%.2f value bits per weight", bits)
         case .bitsPerWeight:
             // Rounded up, so that the figure printed is itself enough.
             let bits = (Double(bytes) * 8 / Double(max(weights, 1)) * 100).rounded(.up) / 100
@@ -63,6 +79,7 @@ public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .bitsPerWeight(let b): return "\(b)bits"
+        case .valueBitsPerWeight(let b): return "\(b)wbits"
         case .bytes(let n): return "\(n)B"
         case .latency(let s): return "latency:\(LayerLatency.text(s))"
         }

@@ -95,6 +95,15 @@ extension WeightFormat {
     /// two int4 per byte), one float32 scale per tensor, channel or group, and
     /// for asymmetric formats one zero point of the same width per scale.
     /// This is the cost every budget and size figure in quantc counts.
+    /// Bits of one weight value, scales and zero points not counted.
+    public var valueBits: Int {
+        switch self {
+        case .float32: return 32
+        case .float16: return 16
+        case .integer(let bits, _, _): return bits
+        }
+    }
+
     public func storageBytes(shape: [Int], channelAxis: Int, groupAxis: Int) -> Int {
         let n = shape.reduce(1, *)
         switch self {

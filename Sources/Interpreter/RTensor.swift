@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,6 +42,22 @@ public final class Buffer: @unchecked Sendable {
     }
 
     deinit { if owned { free(pointer) } }
+
+    /// Tensors computed from this buffer's contents (a weight's zero-point-centred
+    /// float64 copy for the integer operators), kept as long as the buffer: once
+    /// written, a buffer's contents never change. Keys name the derivation.
+    private var derived: [String: RTensor] = [:]
+    private let lock = NSLock()
+
+    /// The tensor `key` names, made by `make` the first time it is asked for.
+    func derived(_ key: String, _ make: () -> RTensor) -> RTensor {
+        lock.lock()
+        defer { lock.unlock() }
+        if let t = derived[key] { return t }
+        let t = make()
+        derived[key] = t
+        return t
+    }
 }
 
 /// A tensor while the interpreter runs: element type, shape and memory.

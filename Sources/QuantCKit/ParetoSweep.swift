@@ -72,10 +72,11 @@ struct ParetoSweep {
         // Budgets: from the smallest total the candidates (and pins) allow to uniform int8.
         let pins = Dictionary(keep.map { k in let p = k.split(separator: "=", maxSplits: 1).map(String.init); return (p[0], WeightFormat(parsing: p[1])!) },
                               uniquingKeysWith: { a, _ in a })
-        var smallest = 0
+        var smallest = 0, smallestValueBits = 0
         for (l, shape) in zip(scored.quantization.layers, shapes) {
             let options = l.format == .float32 ? [.float32] : pins[l.node].map { [$0] } ?? scored.quantization.formatsConsidered
             smallest += options.map { $0.storageBytes(shape: shape, channelAxis: l.channelAxis, groupAxis: l.groupAxis) }.min()!
+            smallestValueBits += options.map { $0.valueBits * shape.reduce(1, *) }.min()!
         }
         let int8Bytes = bytes(try run("quantize(weights=int8)", on: base))
         let low = (Double(smallest) * 8 / Double(weights) * 100).rounded(.up) / 100
@@ -89,8 +90,12 @@ struct ParetoSweep {
         // A --budget below the smallest size is not a point of the curve: the sweep goes on without
         // it (a budget alone, without --pareto, is an error that names the minimum).
         var belowSmallest: String?
-        if let budget, case .success(let parsed) = AllocationBudget.parse(budget), parsed.byteLimit(weights: weights) < smallest {
-            belowSmallest = "pareto: --budget \(budget) is below the smallest size the formats allow (\(String(format: "%.2f", low)) bits per weight, "
+        if let budget, case .success(let parsed) = AllocationBudget.parse(budget),
+           parsed.byteLimit(weights: weights) < smallest || (parsed.valueBitLimit(weights: weights) ?? .max) < smallestValueBits {
+            let minimum = parsed.valueBitLimit(weights: weights) != nil
+                ? String(format: "%.2f value bits per weight", (Double(smallestValueBits) / Double(weights) * 100).rounded(.up) / 100)
+                : String(format: "%.2f bits per weight", low)
+            belowSmallest = "pareto: --budget \(budget) is below the smallest size the formats allow (\(minimum), "
                 + "every layer in its smallest candidate format); it is not a point of the curve"
         } else if let budget, !budgets.contains(budget) {
             budgets.append(budget)

@@ -12,7 +12,8 @@ struct QuantizeCommand: ParsableCommand {
         (OUTPUT with .onnx replaced by .report.json), prints the per-layer table.
 
         Mixed precision: --budget 4.5bits (or 1.2MB, 800KB, 123456B: stored weight bytes, SI units, \
-        1 MB = 10^6 bytes; scales and zero points count) runs \
+        1 MB = 10^6 bytes; scales and zero points count; or 4.5wbits: bits of the weight values \
+        alone) runs \
         \(QuantizeOptions.defaultPipeline(method: "auto", weights: "int8", budget: "4.5bits")). \
         --pareto sweeps budgets from the smallest the formats allow to uniform int8, plus uniform \
         int8, int4/g128 (RTN and GPTQ) and float, measures each end to end and writes OUTPUT.pareto.csv and the \
@@ -58,7 +59,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Keep this node in float (repeatable).")
     var exclude: [String] = []
 
-    @Option(help: "Mixed precision under a weight budget: average stored bits per weight (4.5bits) or stored bytes (1.2MB, 800KB, 123456B; SI, 1 MB = 10^6 bytes), scales and zero points included; or latency:2ms, the weighted layers' predicted RX 580 time.")
+    @Option(help: "Mixed precision under a weight budget: average stored bits per weight (4.5bits) or stored bytes (1.2MB, 800KB, 123456B; SI, 1 MB = 10^6 bytes), scales and zero points included; average bits of the weight values alone (4.5wbits: int4 counts 4 whatever its group size); or latency:2ms, the weighted layers' predicted RX 580 time.")
     var budget: String?
 
     @Option(help: "With --budget or --pareto: pin a layer's weight format, NODE=FORMAT (fp32, fp16, int8/channel, int4/g32, int4/g128, ...; repeatable).")

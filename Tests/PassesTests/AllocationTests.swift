@@ -143,6 +143,40 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(parse("latency:2ms"), .latency(seconds: 2e-3))
         XCTAssertEqual(AllocationBudget.bitsPerWeight(4.5).byteLimit(weights: 1000), 562)
         XCTAssertEqual(AllocationBudget.bitsPerWeight(4.27).minimumText(bytes: 533, weights: 1000), "4.27 bits per weight")
+        XCTAssertEqual(parse("4.5wbits"), .valueBitsPerWeight(4.5))
+        XCTAssertEqual(parse("4.5WBits"), .valueBitsPerWeight(4.5))
+        XCTAssertNil(parse("-1wbits"))
+        XCTAssertEqual(AllocationBudget.valueBitsPerWeight(4.5).valueBitLimit(weights: 1000), 4500)
+        XCTAssertNil(AllocationBudget.bitsPerWeight(4.5).valueBitLimit(weights: 1000))
+        XCTAssertEqual(AllocationBudget.valueBitsPerWeight(4.5).description, "4.5wbits")
+    }
+
+    /// A wbits budget counts the weight values alone: int4 is 4 bits whatever its group size,
+    /// so 4.5wbits allows what 4.5bits (scales counted) cannot on the small MLP.
+    func testValueBitsBudget() throws {
+        let m = try mlp("quantize,weight-magnitude,allocate(budget=4.5wbits)")
+        let record = try XCTUnwrap(m.quantization.allocation)
+        var valueBits = 0, n = 0
+        for l in m.quantization.layers {
+            let count = m.graph.initializers[l.weight]!.shape.reduce(1, *)
+            valueBits += l.format.valueBits * count
+            n += count
+        }
+        XCTAssertLessThanOrEqual(Double(valueBits) / Double(n), 4.5)
+        XCTAssertGreaterThan(Double(valueBits) / Double(n), 4, "some layer is above int4: \(m.quantization.layers.map(\.format))")
+        XCTAssertGreaterThan(bits(m), 4.5, "stored bits count the scales")
+        XCTAssertEqual(record.averageBits, bits(m), accuracy: 1e-12)
+        XCTAssertTrue(record.notes.contains { $0.contains("value bits per weight") && $0.contains("stored bits per weight") }, "\(record.notes)")
+        // The same budget with scales counted is below the MLP's minimum.
+        assertFails("quantize,weight-magnitude,allocate(budget=4.5bits)", "needs at least 4.53 bits per weight")
+        // Below int4: the error states the minimum in value bits.
+        assertFails("quantize,weight-magnitude,allocate(budget=3.5wbits)", "needs at least 4.00 value bits per weight")
+        // Above float: a no-op with a note.
+        var f = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
+        var manager = PassManager(passes: try PassRegistry.pipeline("quantize,weight-magnitude,allocate(budget=32wbits)"))
+        try manager.run(on: &f)
+        XCTAssertNil(f.quantization.allocation)
+        XCTAssertTrue(manager.context.notes.contains { $0.contains("nothing to allocate") }, "\(manager.context.notes)")
     }
 
     // MARK: the pass on the bundled MLP

@@ -66,15 +66,27 @@ extension Ops {
     /// (one for all when `zeroPoints` has one element).
     static func centered(_ q: RTensor, zeroPoints: [Int32], axis: Int) -> RTensor {
         let out = RTensor(type: .float64, shape: q.shape)
-        let v = qValues(q), dst = out.pointer(Double.self)
-        if zeroPoints.count <= 1 {
-            let z = zeroPoints.first ?? 0
-            for i in v.indices { dst[i] = Double(v[i] - z) }
-        } else {
-            let inner = q.shape[(axis + 1)...].reduce(1, *), n = q.shape[axis]
-            for i in v.indices { dst[i] = Double(v[i] - zeroPoints[(i / inner) % n]) }
+        let dst = out.pointer(Double.self)
+        func fill<E: BinaryInteger>(_ src: UnsafeMutablePointer<E>) {
+            if zeroPoints.count <= 1 {
+                let z = Double(zeroPoints.first ?? 0)
+                for i in 0..<q.count { dst[i] = Double(src[i]) - z }
+            } else {
+                let inner = q.shape[(axis + 1)...].reduce(1, *), n = q.shape[axis]
+                for i in 0..<q.count { dst[i] = Double(Int32(src[i]) - zeroPoints[(i / inner) % n]) }
+            }
         }
+        if q.type == .int8 { fill(q.pointer(Int8.self)) } else { fill(q.pointer(UInt8.self)) }
         return out
+    }
+
+    /// `centered` for a weight: computed once per weight buffer and kept with it
+    /// (the weights of QLinearConv, QLinearMatMul and QGemm are initializers, so
+    /// later runs of the model skip the conversion: 67 MB for common's QGemm).
+    static func centeredWeight(_ q: RTensor, zeroPoints: [Int32], axis: Int) -> RTensor {
+        q.buffer.derived("centered \(q.type) \(q.shape) axis \(axis) zero points \(zeroPoints)") {
+            centered(q, zeroPoints: zeroPoints, axis: axis)
+        }
     }
 
     /// Per-channel (or one) weight scales and zero points: `count` values, or one.
@@ -150,7 +162,7 @@ extension Ops {
             throw OpError("QLinearConv: B must be int32 [\(m)], got \(bias.typeDescription)")
         }
         let attributes = ctx.node.attributes
-        let acc = try floatKernel(ctx, op: "Conv", [centered(x, zeroPoints: [xz], axis: 0), centered(w, zeroPoints: wz, axis: 0)],
+        let acc = try floatKernel(ctx, op: "Conv", [centered(x, zeroPoints: [xz], axis: 0), centeredWeight(w, zeroPoints: wz, axis: 0)],
                                   attributes: attributes) { try conv($0) }
         let inner = acc.shape[2...].reduce(1, *)
         let b = bias?.array(Int32.self)
@@ -173,7 +185,7 @@ extension Ops {
         let zy = try qZeroPoint(ctx, 7, type: yType, "y_zero_point")
         let n = b.shape.last ?? 1
         let (sb, zb) = try weightParams(ctx, scale: 4, zeroPoint: 5, type: b.type, count: n, "b")
-        let acc = try matmul(centered(a, zeroPoints: [za], axis: 0), centered(b, zeroPoints: zb, axis: b.rank - 1),
+        let acc = try matmul(centered(a, zeroPoints: [za], axis: 0), centeredWeight(b, zeroPoints: zb, axis: b.rank - 1),
                              threads: ctx.threads)
         let sums = acc.elements(Double.self).map(exactInteger)
         let scales = sb.map { sa * $0 / sy }
@@ -197,7 +209,7 @@ extension Ops {
         let (sb, zb) = try weightParams(ctx, scale: 4, zeroPoint: 5, type: b.type, count: n, "b")
         let attributes = ctx.node.attributes.filter { $0.name == "transA" || $0.name == "transB" }
         let acc = try floatKernel(ctx, op: "Gemm", [centered(a, zeroPoints: [za], axis: 0),
-                                                     centered(b, zeroPoints: zb, axis: transB ? 0 : 1)],
+                                                     centeredWeight(b, zeroPoints: zb, axis: transB ? 0 : 1)],
                                   attributes: attributes) { try gemm($0) }
         let m = acc.shape[0]
         var sums = acc.elements(Double.self).map(exactInteger)
