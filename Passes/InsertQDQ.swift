@@ -170,6 +170,9 @@ struct QDQBuilder {
         // Of the graph as it was: removing a Relu/Clip only renames a value its single reader
         // (the removed node) read, so what later nodes look up here stays right.
         let producers = g.producers(), uses = g.useCounts()
+        // Layers that keep float weights and read their data input unquantized, by index.
+        let floatReaders = Set(model.graph.nodes.indices.filter { readsFloatInput(model.graph.nodes[$0], layers: layers, excluded: excluded) })
+        let floatReaderNames = Set(floatReaders.map { model.graph.nodes[$0].name })
         var i = 0
         while i < model.graph.nodes.count {
             defer { i += 1 }
@@ -190,7 +193,8 @@ struct QDQBuilder {
                     }
                 }
                 if let layer = layers[node.name], layer.format != .float32 {
-                    markOwn(node.inputs[0], context: &context)
+                    // A layer whose weights stay float (fp16) reads its input in float (see readsFloatInput).
+                    if !readsFloatInput(node, layers: layers, excluded: excluded) { markOwn(node.inputs[0], context: &context) }
                     for o in node.outputs { markOwn(o, context: &context) }
                     weightNodes[i, default: []] += try weightAndBias(of: node, at: i, layer: layer, biasInput: bi,
                                                                          weightShared: uses[layer.weight, default: 0] > 1, context: &context)
@@ -222,7 +226,8 @@ struct QDQBuilder {
             case .removableActivation:
                 guard let input = node.inputs.first, let inputParams = params[input], let output = node.outputs.first else { continue }
                 if !activations.symmetric, inputParams.owner == input, let p = producers[input], !g.isOutput(input), !g.isOutput(output),
-                   uses[input] == 1, model.quantization.ranges[output] != nil, !removed.contains(p) {
+                   uses[input] == 1, model.quantization.ranges[output] != nil, !removed.contains(p),
+                   !floatReaders.contains(where: { model.graph.nodes[$0].inputs.first == output }) {
                     // The producer writes the activation's output; its quantized range (from
                     // the activation's output, so it starts at ≥ 0 / ends at the Clip bound) clamps.
                     let old = params.removeValue(forKey: input)!
@@ -275,9 +280,13 @@ struct QDQBuilder {
             nodes += afterNodes[k] ?? []
             for v in byProducer[k] ?? [] { nodes += pair(v, &self) }
         }
-        // Consumers read the dequantized values; the Q nodes read the originals.
+        // Consumers read the dequantized values; the Q nodes read the originals, and so do
+        // the data inputs of layers that keep float weights.
         for k in nodes.indices where !quantizers.contains(nodes[k].name) {
-            for j in nodes[k].inputs.indices { if let r = renames[nodes[k].inputs[j]] { nodes[k].inputs[j] = r } }
+            for j in nodes[k].inputs.indices {
+                if j == 0 && floatReaderNames.contains(nodes[k].name) { continue }
+                if let r = renames[nodes[k].inputs[j]] { nodes[k].inputs[j] = r }
+            }
         }
         model.graph.nodes = nodes
         context.count("activations quantized", marked.count)
@@ -287,6 +296,25 @@ struct QDQBuilder {
             model.graph.initializers[name] = nil
             if let k = model.graph.inputs.firstIndex(where: { $0.name == name }) { model.graph.inputs.remove(at: k) }
         }
+    }
+
+    /// True for a Conv, ConvTranspose or Gemm whose constant weights stay float (fp16,
+    /// fp32, or excluded): it reads its data input unquantized. ONNX Runtime's
+    /// WeightBiasQuantization transformer (onnxruntime/core/optimizer/qdq_transformer/
+    /// weight_bias_quantization.cc, default optimization level) rewrites any such node
+    /// whose data input comes from a per-tensor DequantizeLinear by quantizing its float
+    /// weights to symmetric per-tensor int8, so that it fuses into QLinearConv/QGemm: an
+    /// fp16 layer would then run with per-tensor int8 weights (on layout_cdla, whose folded
+    /// batch norms scale channels by up to 70×, F1 against float fell from 0.68 to 0.002
+    /// with every layer "fp16"). Read in float, the layer runs as chosen, in quantc's
+    /// simulation and in ONNX Runtime alike; the value's producer then has a float reader
+    /// besides its QuantizeLinear, so neither fuses it with that QuantizeLinear.
+    func readsFloatInput(_ node: Node, layers: [String: LayerQuantization], excluded: Set<String>) -> Bool {
+        guard node.isDefaultDomain, ["Conv", "ConvTranspose", "Gemm"].contains(node.opType), node.inputs.count >= 2,
+              g.initializers[node.inputs[1]] != nil else { return false }
+        if excluded.contains(node.name) { return true }
+        guard let layer = layers[node.name] else { return true }
+        return layer.format == .float32 || layer.format == .float16
     }
 
     /// DequantizeLinear nodes (and integer initializers) for a quantized layer's

@@ -61,6 +61,12 @@ public struct FisherSensitivity: Pass {
                 let v = z[name]!.array(Float.self), per = v.count / n
                 for i in v.indices { out[i / per] += 0.5 * Double(v[i]) * Double(v[i]) / Double(per) }
             }
+        case .nmse:
+            // ½·z² weighted as nmse weighs each target's squared errors.
+            for name in probe.targets {
+                let v = z[name]!.array(Float.self), per = v.count / n, weight = probe.mseWeights[name]!
+                for i in v.indices { out[i / per] += 0.5 * Double(v[i]) * Double(v[i]) * weight }
+            }
         }
         return out
     }
@@ -68,7 +74,7 @@ public struct FisherSensitivity: Pass {
     public func run(on model: inout Model, context: inout PassContext) throws(PassError) {
         let probe = try SensitivityProbe(model: model, context: context, samples: samples, batch: batch, loss: loss, pass: Self.name)
         var table = SensitivityTable(method: Self.name,
-                                     unit: "E[(∂ℓ/∂y)²]·E‖Δy‖² (\(probe.loss == .kl ? "cross-entropy of own top-1" : "½·mean z²"), \(probe.samples) samples)")
+                                     unit: "E[(∂ℓ/∂y)²]·E‖Δy‖² (\(probe.loss == .kl ? "cross-entropy of own top-1" : probe.loss == .nmse ? "½·z² weighted as nmse" : "½·mean z²"), \(probe.samples) samples)")
         let batches = probe.cuts.count
         for l in probe.layers {
             guard let y = probe.layerOutput(l) else { continue }

@@ -32,6 +32,7 @@ public struct MeasuredSensitivity: Pass {
         let probe = try SensitivityProbe(model: model, context: context, samples: samples, batch: batch, loss: loss, pass: Self.name)
         let unit = probe.loss == .kl
             ? "mean KL(softmax float ‖ softmax quantized) of '\(probe.targets[0])' over \(probe.samples) samples, one layer quantized"
+            : probe.loss == .nmse ? "mean over \(probe.targets.count) outputs of output MSE / output mean square, over \(probe.samples) samples, one layer quantized"
             : "output MSE over \(probe.samples) samples, one layer quantized"
         var table = SensitivityTable(method: Self.name, unit: unit)
         var state = model.quantization

@@ -6,8 +6,8 @@ enum SensitivityOptions {
         PassOption("samples", .int, default: "\(defaultValue)", help: "Calibration samples to probe with.")
     }
     static let batch = PassOption("batch", .int, default: "16", help: "Samples per interpreter run.")
-    static let loss = PassOption("loss", .choice(["auto", "mse", "kl"]), default: "auto",
-                                 help: "Output distortion: KL of softmax for [N, C] class scores (auto), else MSE.")
+    static let loss = PassOption("loss", .choice(["auto", "mse", "nmse", "kl"]), default: "auto",
+                                 help: "Output distortion: KL of softmax for [N, C] class scores (auto), else MSE; with several outputs (auto) nmse, each output's MSE relative to its mean square, averaged over the outputs.")
 
     static func problem(_ options: PassOptions) -> String? {
         if options.int("samples") < 1 { return "samples must be at least 1" }

@@ -9,6 +9,11 @@ public enum OutputLoss: String, Sendable, CaseIterable {
     /// KL(softmax(z) ‖ softmax(z′)) over the last axis, mean over rows: for
     /// classifiers, on the logits (the input of a final Softmax).
     case kl
+    /// Mean over the targets of each target's MSE divided by its mean square on
+    /// the float run, so that outputs of different scales weigh alike (a
+    /// detector's class probabilities beside its box-regression logits); the
+    /// default for models with several float outputs.
+    case nmse
 }
 
 /// What every sensitivity pass shares: the float model's values on a few
@@ -32,6 +37,9 @@ public final class SensitivityProbe {
     /// Float graph outputs (what the MSE figure of a KL run is measured on).
     public let outputs: [String]
     public let loss: OutputLoss
+    /// Per target, the weight of its squared errors in the loss: 1/(elements per sample)
+    /// for mse's mean over all target elements; 1/(elements · mean square · targets) for nmse.
+    let mseWeights: [String: Double]
     /// Probes run at once (the context's threads).
     public let workers: Int
     public var samples: Int { batchSizes.reduce(0, +) }
@@ -79,7 +87,7 @@ public final class SensitivityProbe {
         batchSizes = sizes
         outputs = model.graph.outputs.map(\.name).filter { cuts[0][$0]?.type == .float32 }
         guard let first = outputs.first, let firstValue = cuts[0][first] else { throw fail("the model has no float32 output") }
-        let chosen = loss ?? (firstValue.rank == 2 && firstValue.shape[1] >= 2 ? .kl : .mse)
+        let chosen = loss ?? (firstValue.rank == 2 && firstValue.shape[1] >= 2 ? .kl : outputs.count > 1 ? .nmse : .mse)
         self.loss = chosen
         if chosen == .kl {
             guard let last = firstValue.shape.last, last >= 2 else {
@@ -96,6 +104,22 @@ public final class SensitivityProbe {
         } else {
             targets = outputs
         }
+        // Elements per sample of each target, and its mean square over every probed sample.
+        var weights: [String: Double] = [:]
+        let n0 = sizes[0]
+        let perSampleTotal = targets.reduce(0) { $0 + cuts[0][$1]!.count / n0 }
+        for name in targets {
+            let per = Double(cuts[0][name]!.count / n0)
+            if chosen == .nmse {
+                var sum = 0.0, count = 0
+                for c in cuts { for v in c[name]!.array(Float.self) { sum += Double(v) * Double(v) }; count += c[name]!.count }
+                let power = count > 0 && sum > 0 ? sum / Double(count) : 1
+                weights[name] = 1 / (per * power * Double(targets.count))
+            } else {
+                weights[name] = 1 / Double(perSampleTotal)
+            }
+        }
+        mseWeights = weights
     }
 
     static func lastAxis(_ n: Node, rank: Int) -> Bool {
@@ -184,15 +208,14 @@ public final class SensitivityProbe {
         let n = batchSizes[b]
         var out = [Double](repeating: 0, count: n)
         switch loss {
-        case .mse:
-            let total = targets.reduce(0) { $0 + cuts[b][$1]!.count / n }
+        case .mse, .nmse:
             for name in targets {
                 let r = cuts[b][name]!.array(Float.self), a = approx[name]!.array(Float.self)
-                let per = r.count / n
+                let per = r.count / n, weight = mseWeights[name]!
                 for s in 0..<n {
                     var acc = 0.0
                     for i in (s * per)..<((s + 1) * per) { let d = Double(a[i]) - Double(r[i]); acc += d * d }
-                    out[s] += acc / Double(total)
+                    out[s] += acc * weight
                 }
             }
         case .kl:
@@ -216,14 +239,13 @@ public final class SensitivityProbe {
         let n = batchSizes[b]
         var out = [Double](repeating: 0, count: n)
         switch loss {
-        case .mse:
-            let total = targets.reduce(0) { $0 + cuts[b][$1]!.count / n }
+        case .mse, .nmse:
             for name in targets {
-                let d = u[name]!, per = d.count / n
+                let d = u[name]!, per = d.count / n, weight = mseWeights[name]!
                 for s in 0..<n {
                     var acc = 0.0
                     for i in (s * per)..<((s + 1) * per) { acc += d[i] * d[i] }
-                    out[s] += 2 * acc / Double(total)
+                    out[s] += 2 * acc * weight
                 }
             }
         case .kl:

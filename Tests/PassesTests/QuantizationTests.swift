@@ -114,6 +114,10 @@ final class QuantizationTests: XCTestCase {
         let fc2 = try XCTUnwrap(m.graph.nodes.first { $0.name == "fc2" })
         XCTAssertNotNil(m.graph.initializers[fc2.inputs[1]], "fc2 reads its float weight directly")
         XCTAssertEqual(m.graph.initializers[fc2.inputs[1]]?.elementType, .float32)
+        // ... and its data input unquantized: from a DequantizeLinear, ONNX Runtime's
+        // WeightBiasQuantization would quantize its weights to per-tensor int8.
+        let producers = Dictionary(m.graph.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        XCTAssertNotEqual(producers[fc2.inputs[0]]?.opType, "DequantizeLinear", "fc2 reads \(fc2.inputs[0])")
 
         var bad = model
         var manager2 = PassManager(passes: try PassRegistry.pipeline("calibrate(samples=10),quantize(exclude=fc9)"))
@@ -121,6 +125,36 @@ final class QuantizationTests: XCTestCase {
         XCTAssertThrowsError(try manager2.run(on: &bad)) {
             XCTAssertTrue("\($0)".contains("cannot exclude node 'fc9': the model has no node of that name"), "\($0)")
         }
+    }
+
+    /// A layer allocated fp16 reads its input in float, so that ONNX Runtime runs it with
+    /// its fp16 weights (WeightBiasQuantization rewrites a Conv/Gemm with float weights fed
+    /// by a per-tensor DequantizeLinear into per-tensor int8); int8 layers still read
+    /// DequantizeLinear outputs, and quantc's simulation stays close to float.
+    func testFloat16LayersReadTheirInputInFloat() throws {
+        let model = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
+        var m = model
+        var manager = PassManager(passes: try PassRegistry.pipeline(
+            "canonicalize,calibrate(method=minmax),quantize(reduce-range=true),weight-magnitude,allocate(budget=16bits,keep=fc2=fp16;fc1=int8;fc3=int8),insert-qdq"))
+        manager.context.samples = try SampleSource(folder: Self.root.appendingPathComponent("models/digits/calib_x.npy").path,
+                                                   inputs: model.graph.runtimeInputs)
+        try manager.run(on: &m)
+        XCTAssertEqual(m.quantization.layer(named: "fc2")?.format, .float16)
+        let producers = Dictionary(m.graph.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        let fc2 = try XCTUnwrap(m.graph.nodes.first { $0.name == "fc2" })
+        XCTAssertNotEqual(producers[fc2.inputs[0]]?.opType, "DequantizeLinear", "fc2 reads \(fc2.inputs[0])")
+        XCTAssertEqual(producers[fc2.inputs[1]]?.opType, "Cast", "fp16 weights cast to float")
+        // The Relu between fc1 and fc2 stays (its float output is read by fc2), and fc3 still reads a DequantizeLinear.
+        XCTAssertEqual(producers[fc2.inputs[0]]?.opType, "Relu")
+        let fc3 = try XCTUnwrap(m.graph.nodes.first { $0.name == "fc3" })
+        XCTAssertEqual(producers[fc3.inputs[0]]?.opType, "DequantizeLinear")
+        let x = try NumpyFile.read(Self.root.appendingPathComponent("models/digits/test_x.npy").path)
+        let feed = ["input": RTensor(x)]
+        let a = try Interpreter(model: model).run(inputs: feed)["logits"]!.floatArray()
+        let b = try Interpreter(model: m).run(inputs: feed)["logits"]!.floatArray()
+        var num = 0.0, den = 0.0
+        for i in a.indices { num += Double(a[i] - b[i]) * Double(a[i] - b[i]); den += Double(a[i]) * Double(a[i]) }
+        XCTAssertGreaterThan(10 * log10(den / num), 25, "output SQNR")
     }
 
     func testInsertQDQNeedsItsPredecessors() throws {
