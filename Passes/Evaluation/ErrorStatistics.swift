@@ -45,19 +45,52 @@ public struct ErrorStatistics: Sendable, Codable, Equatable {
         (self.sqnr, self.cosine, self.mse, self.mae, self.p50, self.p95, self.p99, self.count) = (sqnr, cosine, mse, mae, p50, p95, p99, count)
     }
 
-    /// Exact statistics of two equally long arrays (percentiles by sorting).
+    /// Exact statistics of two equally long arrays (percentiles as order statistics,
+    /// found by selection: the values a full sort would give, in linear time).
     public init(reference x: [Float], approximation y: [Float]) {
         var acc = ErrorAccumulator()
         acc.add(reference: x, approximation: y)
         var errors = zip(x, y).map { abs(Double($0) - Double($1)) }
-        errors.sort()
-        func pct(_ p: Double) -> Double {
-            errors.isEmpty ? 0 : errors[min(errors.count - 1, Int((p * Double(errors.count - 1)).rounded()))]
-        }
         self = acc.statistics
-        p50 = pct(0.50)
-        p95 = pct(0.95)
-        p99 = pct(0.99)
+        guard !errors.isEmpty else {
+            (p50, p95, p99) = (0, 0, 0)
+            return
+        }
+        func rank(_ p: Double) -> Int { min(errors.count - 1, Int((p * Double(errors.count - 1)).rounded())) }
+        let (k99, k95, k50) = (rank(0.99), rank(0.95), rank(0.50))
+        // Each selection leaves everything left of its rank no larger: the next, lower rank is found there.
+        errors.withUnsafeMutableBufferPointer { e in
+            Self.select(e, k99, in: 0..<e.count)
+            Self.select(e, k95, in: 0..<(k99 + 1))
+            Self.select(e, k50, in: 0..<(k95 + 1))
+        }
+        p99 = errors[k99]
+        p95 = errors[k95]
+        p50 = errors[k50]
+    }
+
+    /// Puts the k-th smallest of `a[range]` at index k, smaller-or-equal values before it and
+    /// larger-or-equal after (Hoare's FIND with a median-of-three pivot). NaN-free input.
+    static func select(_ a: UnsafeMutableBufferPointer<Double>, _ k: Int, in range: Range<Int>) {
+        var lo = range.lowerBound, hi = range.upperBound - 1
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if a[mid] < a[lo] { a.swapAt(mid, lo) }
+            if a[hi] < a[lo] { a.swapAt(hi, lo) }
+            if a[hi] < a[mid] { a.swapAt(hi, mid) }
+            let pivot = a[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while pivot < a[j] { j -= 1 }
+                if i <= j {
+                    a.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { return }
+        }
     }
 }
 
