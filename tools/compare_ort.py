@@ -32,7 +32,8 @@ Usage:
                                                            # and ORT's MatMulNBitsQuantizer points (tools/int4_checks.py)
 
 --check also runs the INT4 export checks (checker, simulation vs ORT, packing) on digits_mlp and
-digits_transformer.
+digits_transformer, and checks on digits_cnn that layers kept in float (fp16 by --keep, fp32 by
+--exclude) run in ONNX Runtime as in quantc's simulation.
 
 Real models need tools/fetch_models.sh and tools/make_data.py first. The quantc binary is
 .build/release/quantc (build with `swift build -c release`).
@@ -345,6 +346,26 @@ def rss_scaling(quantc: Path, work: Path) -> None:
         print(f"{method:10s} ratio 1000/100: {rss[1000] / rss[100]:.3f} (target <= 1.2)")
 
 
+def mixed_float_layers_check(quantc: Path, work: Path) -> list[str]:
+    """Layers kept in float inside a quantized model (fp16 by allocation, fp32 by --exclude) run
+    as chosen in ONNX Runtime: its WeightBiasQuantization transformer would turn a Conv or Gemm
+    with float weights fed by a per-tensor DequantizeLinear into per-tensor int8, and quantc's
+    simulation (which runs them in float) would then disagree with it."""
+    model, calib, test, _ = model_paths("digits_cnn")
+    failures = []
+    for label, extra in (("fp16 conv2 and fc", ["--budget", "16bits", "--keep", "conv2=fp16", "--keep", "fc=fp16"]),
+                         ("excluded conv2", ["--exclude", "conv2"])):
+        out = work / f"digits_cnn.float-layers.{len(failures)}.{label.split()[0]}.onnx"
+        subprocess.run([str(quantc), "quantize", str(model), "--calibration", str(calib), "-o", str(out), "--quiet", "--no-cache",
+                        *extra], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sim = simulation_check(quantc, out, test)
+        print(f"  digits_cnn with {label}: simulation vs ONNX Runtime cosine {sim['cosine']:.6f}, "
+              f"top-1 agreement {sim['top1_agreement']:.4f}", flush=True)
+        if sim["cosine"] < 0.9999 or sim["top1_agreement"] < 0.995:
+            failures.append(f"digits_cnn with {label}: simulation vs ONNX Runtime: {sim}")
+    return failures
+
+
 def check(results: list[dict], work: Path) -> list[str]:
     import onnx
     failures = []
@@ -423,6 +444,8 @@ def main() -> None:
             Path(a.json).write_text(json.dumps([{k: v for k, v in r.items()} for r in results], indent=1, default=str))
         if a.check:
             failures = check(results, work)
+            if "digits_cnn" in keys:
+                failures += mixed_float_layers_check(quantc, work)
             import int4_checks
             failures += int4_checks.main([k for k in keys if k in ("digits_mlp", "digits_transformer")], quantc, work,
                                          a.samples, True, None)
