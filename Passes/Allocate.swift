@@ -121,8 +121,8 @@ public struct Allocate: Pass {
         var latencies: [LayerLatency]?
         var limit = budget.byteLimit(weights: weights)
         // A wbits budget: costs are the bits of the weight values alone.
-        let valueBits = budget.valueBitLimit(weights: weights) != nil
-        if let l = budget.valueBitLimit(weights: weights) { limit = l }
+        let valueBitLimit = budget.valueBitLimit(weights: weights), valueBits = valueBitLimit != nil
+        if let valueBitLimit { limit = valueBitLimit }
         if case .latency(let seconds) = budget {
             let types = ShapeInference(model: model).types
             var ls: [LayerLatency] = []

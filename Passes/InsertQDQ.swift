@@ -170,9 +170,9 @@ struct QDQBuilder {
         // Of the graph as it was: removing a Relu/Clip only renames a value its single reader
         // (the removed node) read, so what later nodes look up here stays right.
         let producers = g.producers(), uses = g.useCounts()
-        // Layers that keep float weights and read their data input unquantized, by index.
-        let floatReaders = Set(model.graph.nodes.indices.filter { readsFloatInput(model.graph.nodes[$0], layers: layers, excluded: excluded) })
-        let floatReaderNames = Set(floatReaders.map { model.graph.nodes[$0].name })
+        // Layers that keep float weights and read their data input unquantized, and those inputs.
+        let floatReaders = model.graph.nodes.filter { readsFloatInput($0, layers: layers, excluded: excluded) }
+        let floatReaderNames = Set(floatReaders.map(\.name)), floatReadValues = Set(floatReaders.map { $0.inputs[0] })
         var i = 0
         while i < model.graph.nodes.count {
             defer { i += 1 }
@@ -194,7 +194,7 @@ struct QDQBuilder {
                 }
                 if let layer = layers[node.name], layer.format != .float32 {
                     // A layer whose weights stay float (fp16) reads its input in float (see readsFloatInput).
-                    if !readsFloatInput(node, layers: layers, excluded: excluded) { markOwn(node.inputs[0], context: &context) }
+                    if !floatReaderNames.contains(node.name) { markOwn(node.inputs[0], context: &context) }
                     for o in node.outputs { markOwn(o, context: &context) }
                     weightNodes[i, default: []] += try weightAndBias(of: node, at: i, layer: layer, biasInput: bi,
                                                                          weightShared: uses[layer.weight, default: 0] > 1, context: &context)
@@ -227,7 +227,7 @@ struct QDQBuilder {
                 guard let input = node.inputs.first, let inputParams = params[input], let output = node.outputs.first else { continue }
                 if !activations.symmetric, inputParams.owner == input, let p = producers[input], !g.isOutput(input), !g.isOutput(output),
                    uses[input] == 1, model.quantization.ranges[output] != nil, !removed.contains(p),
-                   !floatReaders.contains(where: { model.graph.nodes[$0].inputs.first == output }) {
+                   !floatReadValues.contains(output) {
                     // The producer writes the activation's output; its quantized range (from
                     // the activation's output, so it starts at ≥ 0 / ends at the Clip bound) clamps.
                     let old = params.removeValue(forKey: input)!

@@ -64,7 +64,7 @@ public struct FisherSensitivity: Pass {
         case .nmse:
             // ½·z² weighted as nmse weighs each target's squared errors.
             for name in probe.targets {
-                let v = z[name]!.array(Float.self), per = v.count / n, weight = probe.mseWeights[name]!
+                let v = z[name]!.array(Float.self), per = v.count / n, weight = probe.squaredErrorWeight(name, batch: b)
                 for i in v.indices { out[i / per] += 0.5 * Double(v[i]) * Double(v[i]) * weight }
             }
         }

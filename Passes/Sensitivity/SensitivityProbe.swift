@@ -37,9 +37,8 @@ public final class SensitivityProbe {
     /// Float graph outputs (what the MSE figure of a KL run is measured on).
     public let outputs: [String]
     public let loss: OutputLoss
-    /// Per target, the weight of its squared errors in the loss: 1/(elements per sample)
-    /// for mse's mean over all target elements; 1/(elements · mean square · targets) for nmse.
-    let mseWeights: [String: Double]
+    /// nmse: each target's mean square over every probed float sample (empty for other losses).
+    let targetPower: [String: Double]
     /// Probes run at once (the context's threads).
     public let workers: Int
     public var samples: Int { batchSizes.reduce(0, +) }
@@ -104,22 +103,24 @@ public final class SensitivityProbe {
         } else {
             targets = outputs
         }
-        // Elements per sample of each target, and its mean square over every probed sample.
-        var weights: [String: Double] = [:]
-        let n0 = sizes[0]
-        let perSampleTotal = targets.reduce(0) { $0 + cuts[0][$1]!.count / n0 }
-        for name in targets {
-            let per = Double(cuts[0][name]!.count / n0)
-            if chosen == .nmse {
+        var power: [String: Double] = [:]
+        if chosen == .nmse {
+            for name in targets {
                 var sum = 0.0, count = 0
                 for c in cuts { for v in c[name]!.array(Float.self) { sum += Double(v) * Double(v) }; count += c[name]!.count }
-                let power = count > 0 && sum > 0 ? sum / Double(count) : 1
-                weights[name] = 1 / (per * power * Double(targets.count))
-            } else {
-                weights[name] = 1 / Double(perSampleTotal)
+                power[name] = count > 0 && sum > 0 ? sum / Double(count) : 1
             }
         }
-        mseWeights = weights
+        targetPower = power
+    }
+
+    /// The weight of target `name`'s squared errors per sample of batch `b`: mse takes the
+    /// mean over all target elements of a sample, nmse the mean over targets of each
+    /// target's mean divided by its mean square (samples may differ in size between batches).
+    func squaredErrorWeight(_ name: String, batch b: Int) -> Double {
+        let n = batchSizes[b]
+        if loss == .nmse { return 1 / (Double(cuts[b][name]!.count / n) * targetPower[name]! * Double(targets.count)) }
+        return 1 / Double(targets.reduce(0) { $0 + cuts[b][$1]!.count / n })
     }
 
     static func lastAxis(_ n: Node, rank: Int) -> Bool {
@@ -211,7 +212,7 @@ public final class SensitivityProbe {
         case .mse, .nmse:
             for name in targets {
                 let r = cuts[b][name]!.array(Float.self), a = approx[name]!.array(Float.self)
-                let per = r.count / n, weight = mseWeights[name]!
+                let per = r.count / n, weight = squaredErrorWeight(name, batch: b)
                 for s in 0..<n {
                     var acc = 0.0
                     for i in (s * per)..<((s + 1) * per) { let d = Double(a[i]) - Double(r[i]); acc += d * d }
@@ -241,7 +242,7 @@ public final class SensitivityProbe {
         switch loss {
         case .mse, .nmse:
             for name in targets {
-                let d = u[name]!, per = d.count / n, weight = mseWeights[name]!
+                let d = u[name]!, per = d.count / n, weight = squaredErrorWeight(name, batch: b)
                 for s in 0..<n {
                     var acc = 0.0
                     for i in (s * per)..<((s + 1) * per) { acc += d[i] * d[i] }

@@ -91,10 +91,6 @@ public struct AllocationBaseline: Hashable, Sendable, Codable {
 }
 
 extension WeightFormat {
-    /// Bytes this format stores for a weight of `shape`: the values (packed,
-    /// two int4 per byte), one float32 scale per tensor, channel or group, and
-    /// for asymmetric formats one zero point of the same width per scale.
-    /// This is the cost every budget and size figure in quantc counts.
     /// Bits of one weight value, scales and zero points not counted.
     public var valueBits: Int {
         switch self {
@@ -104,6 +100,10 @@ extension WeightFormat {
         }
     }
 
+    /// Bytes this format stores for a weight of `shape`: the values (packed,
+    /// two int4 per byte), one float32 scale per tensor, channel or group, and
+    /// for asymmetric formats one zero point of the same width per scale.
+    /// This is the cost every budget and size figure in quantc counts.
     public func storageBytes(shape: [Int], channelAxis: Int, groupAxis: Int) -> Int {
         let n = shape.reduce(1, *)
         switch self {

@@ -93,8 +93,7 @@ struct ParetoSweep {
         if let budget, case .success(let parsed) = AllocationBudget.parse(budget),
            parsed.byteLimit(weights: weights) < smallest || (parsed.valueBitLimit(weights: weights) ?? .max) < smallestValueBits {
             let minimum = parsed.valueBitLimit(weights: weights) != nil
-                ? String(format: "%.2f value bits per weight", (Double(smallestValueBits) / Double(weights) * 100).rounded(.up) / 100)
-                : String(format: "%.2f bits per weight", low)
+                ? parsed.minimumText(bytes: smallestValueBits, weights: weights) : String(format: "%.2f bits per weight", low)
             belowSmallest = "pareto: --budget \(budget) is below the smallest size the formats allow (\(minimum), "
                 + "every layer in its smallest candidate format); it is not a point of the curve"
         } else if let budget, !budgets.contains(budget) {

@@ -172,11 +172,17 @@ final class AllocationTests: XCTestCase {
         // Below int4: the error states the minimum in value bits.
         assertFails("quantize,weight-magnitude,allocate(budget=3.5wbits)", "needs at least 4.00 value bits per weight")
         // Above float: a no-op with a note.
-        var f = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
-        var manager = PassManager(passes: try PassRegistry.pipeline("quantize,weight-magnitude,allocate(budget=32wbits)"))
-        try manager.run(on: &f)
-        XCTAssertNil(f.quantization.allocation)
-        XCTAssertTrue(manager.context.notes.contains { $0.contains("nothing to allocate") }, "\(manager.context.notes)")
+        try assertNoOpAboveFloat("32wbits")
+    }
+
+    /// A budget that allows float32 weights leaves the formats as quantize chose them, with a note.
+    func assertNoOpAboveFloat(_ budget: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        var m = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
+        var manager = PassManager(passes: try PassRegistry.pipeline("quantize,weight-magnitude,allocate(budget=\(budget))"))
+        try manager.run(on: &m)
+        XCTAssertNil(m.quantization.allocation, file: file, line: line)
+        XCTAssertTrue(m.quantization.layers.allSatisfy { $0.format == .int8PerChannel }, file: file, line: line)
+        XCTAssertTrue(manager.context.notes.contains { $0.contains("nothing to allocate") }, "\(manager.context.notes)", file: file, line: line)
     }
 
     // MARK: the pass on the bundled MLP
@@ -255,12 +261,7 @@ final class AllocationTests: XCTestCase {
         assertFails("quantize,weight-magnitude,allocate(budget=3bits)", "needs at least 4.")
         assertFails("quantize,weight-magnitude,allocate(budget=1000B)", "needs at least 3656 bytes")
         // Above float: a no-op with a note.
-        var m = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
-        var manager = PassManager(passes: try PassRegistry.pipeline("quantize,weight-magnitude,allocate(budget=40bits)"))
-        try manager.run(on: &m)
-        XCTAssertNil(m.quantization.allocation)
-        XCTAssertTrue(m.quantization.layers.allSatisfy { $0.format == .int8PerChannel })
-        XCTAssertTrue(manager.context.notes.contains { $0.contains("nothing to allocate") }, "\(manager.context.notes)")
+        try assertNoOpAboveFloat("40bits")
         // Unknown formats, in keep and in the candidates.
         assertFails("quantize,weight-magnitude,allocate(budget=5bits,keep=fc1=int3)", "unknown format 'int3' for node 'fc1'")
         assertFails("quantize,weight-magnitude(formats=fp16;int5),allocate(budget=5bits)", "unknown format 'int5'")

@@ -67,17 +67,22 @@ final class QuantizationTests: XCTestCase {
         XCTAssertNil(WeightFormat(parsing: "int3"))
     }
 
+    /// The bundled MLP as imported, and after `pipeline` with its calibration split.
+    func quantizedMLP(_ pipeline: String, threads: Int? = nil) throws -> (original: Model, quantized: Model) {
+        let model = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
+        var m = model
+        var manager = PassManager(passes: try PassRegistry.pipeline(pipeline))
+        manager.context.samples = try SampleSource(folder: Self.root.appendingPathComponent("models/digits/calib_x.npy").path,
+                                                   inputs: model.graph.runtimeInputs)
+        if let threads { manager.context.threads = threads }
+        try manager.run(on: &m)
+        return (model, m)
+    }
+
     /// The whole default pipeline on the bundled MLP: printed IR after insert-qdq
     /// against a golden file, and the QDQ model's outputs close to the float ones.
     func testInsertQDQOnTheMLP() throws {
-        let model = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
-        var m = model
-        var manager = PassManager(passes: try PassRegistry.pipeline(
-            "canonicalize,calibrate(method=minmax),quantize(reduce-range=true),insert-qdq"))
-        manager.context.samples = try SampleSource(folder: Self.root.appendingPathComponent("models/digits/calib_x.npy").path,
-                                                   inputs: model.graph.runtimeInputs)
-        manager.context.threads = 1
-        try manager.run(on: &m)
+        let (model, m) = try quantizedMLP("canonicalize,calibrate(method=minmax),quantize(reduce-range=true),insert-qdq", threads: 1)
         try assertGolden(Printer.print(m), "insert-qdq.mlp.after.ir", computedFloats: true)
         XCTAssertEqual(m.quantization.layers.map(\.format), [WeightFormat](repeating: .int8PerChannel, count: 3))
         XCTAssertEqual(m.opsetVersion(domain: ""), 17)
@@ -132,13 +137,8 @@ final class QuantizationTests: XCTestCase {
     /// by a per-tensor DequantizeLinear into per-tensor int8); int8 layers still read
     /// DequantizeLinear outputs, and quantc's simulation stays close to float.
     func testFloat16LayersReadTheirInputInFloat() throws {
-        let model = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
-        var m = model
-        var manager = PassManager(passes: try PassRegistry.pipeline(
-            "canonicalize,calibrate(method=minmax),quantize(reduce-range=true),weight-magnitude,allocate(budget=16bits,keep=fc2=fp16;fc1=int8;fc3=int8),insert-qdq"))
-        manager.context.samples = try SampleSource(folder: Self.root.appendingPathComponent("models/digits/calib_x.npy").path,
-                                                   inputs: model.graph.runtimeInputs)
-        try manager.run(on: &m)
+        let (model, m) = try quantizedMLP(
+            "canonicalize,calibrate(method=minmax),quantize(reduce-range=true),weight-magnitude,allocate(budget=16bits,keep=fc2=fp16;fc1=int8;fc3=int8),insert-qdq")
         XCTAssertEqual(m.quantization.layer(named: "fc2")?.format, .float16)
         let producers = Dictionary(m.graph.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
         let fc2 = try XCTUnwrap(m.graph.nodes.first { $0.name == "fc2" })

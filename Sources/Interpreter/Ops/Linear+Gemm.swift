@@ -54,7 +54,7 @@ enum Blas {
     static let kernels: String = {
         let chosen = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
         let avx2Sets: Set<String> = ["haswell", "zen", "excavator", "skylakex", "cooperlake", "sapphirerapids"]
-        let level = qc_cpu_vector_level()
+        let level = cpuVectorLevel
         guard level > 0, !avx2Sets.contains(chosen.lowercased()), getenv("OPENBLAS_CORETYPE") == nil,
               let handle = dlopen(nil, RTLD_NOW),
               let quit = dlsym(handle, "gotoblas_dynamic_quit"), let initialize = dlsym(handle, "gotoblas_dynamic_init") else {

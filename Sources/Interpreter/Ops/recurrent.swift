@@ -61,41 +61,37 @@ extension Ops {
         let alphas = ctx.floats("activation_alpha") ?? [], betas = ctx.floats("activation_beta") ?? []
         let perDir = kind.defaultActivations.count
 
-        let yt = RTensor(type: .float32, shape: [seq, dirs, batch, hidden])
-        let yhT = RTensor(type: .float32, shape: [dirs, batch, hidden]), ycT = RTensor(type: .float32, shape: [dirs, batch, hidden])
+        var yt = RTensor(type: .float32, shape: [seq, dirs, batch, hidden])
+        var yhT = RTensor(type: .float32, shape: [dirs, batch, hidden]), ycT = RTensor(type: .float32, shape: [dirs, batch, hidden])
         let y = yt.pointer(Float.self), yh = yhT.pointer(Float.self), yc = ycT.pointer(Float.self)
         y.update(repeating: 0, count: yt.count)
         let xp = x.pointer(Float.self)
         var fnsOf: [[(Float) -> Float]] = []
+        // Directions whose activations are the defaults take the vectorized path.
+        var plain: [Bool] = []
         for d in 0..<dirs {
             var fns: [(Float) -> Float] = []
+            var defaults = kind == .lstm
             for k in 0..<perDir {
                 let i = d * perDir + k
                 let name = names.map { $0.count > i ? $0[i] : $0[k] } ?? kind.defaultActivations[k]
                 fns.append(try activation(name, i < alphas.count ? alphas[i] : nil, i < betas.count ? betas[i] : nil))
+                defaults = defaults && name.lowercased() == kind.defaultActivations[k].lowercased()
             }
             fnsOf.append(fns)
-        }
-
-        // Directions whose activations are the defaults take the vectorized path.
-        let plain = (0..<dirs).map { d in
-            kind == .lstm && (0..<perDir).allSatisfy { k in
-                let i = d * perDir + k
-                return (names.map { $0.count > i ? $0[i] : $0[k] } ?? kind.defaultActivations[k]).lowercased() == kind.defaultActivations[k].lowercased()
-            }
+            plain.append(defaults)
         }
         let biasPointer = UnsafeMutablePointer<Float>.allocate(capacity: max(bias.count, 1))
         defer { biasPointer.deallocate() }
         biasPointer.initialize(from: bias, count: bias.count)
-        let _biasPointer = UnsafePointer(biasPointer)
+        let biases = UnsafePointer(biasPointer)
         // The directions are independent: each runs on its own thread (the
         // arithmetic of each is the same on any number of threads).
         Parallel.forEach(dirs, threads: min(ctx.threads, dirs)) { range in for d in range {
             let fns = fnsOf[d]
             let f = fns[0], g = fns.count > 1 ? fns[1] : fns[0], hfn = fns.count > 2 ? fns[2] : g
             let wd = w.pointer(Float.self) + d * gh * inputSize, rd = r.pointer(Float.self) + d * gh * hidden
-            let wb = Array(bias[(d * 2 * gh)..<(d * 2 * gh + gh)]), rb = Array(bias[(d * 2 * gh + gh)..<((d + 1) * 2 * gh)])
-            let wbPtr = _biasPointer + d * 2 * gh, rbPtr = _biasPointer + d * 2 * gh + gh
+            let wb = biases + d * 2 * gh, rb = biases + d * 2 * gh + gh
             // All input projections at once: [seq·batch, I] × Wᵀ → [seq·batch, gates·H].
             var xw = [Float](repeating: 0, count: seq * batch * gh)
             if seq * batch > 0 {
@@ -138,12 +134,11 @@ extension Ops {
                         xw.withUnsafeBufferPointer { xwp in hr.withUnsafeBufferPointer { hrp in
                         c.withUnsafeBufferPointer { cp in newC.withUnsafeMutableBufferPointer { nc in newH.withUnsafeMutableBufferPointer { nh in
                             let xi = xwp.baseAddress! + xrow, hi = hrp.baseAddress! + hrow
-                            let wbp = wbPtr, rbp = rbPtr
                             for j in 0..<hidden {
-                                let pi = xi[j] + hi[j] + wbp[j] + rbp[j]
-                                let po = xi[hidden + j] + hi[hidden + j] + wbp[hidden + j] + rbp[hidden + j]
-                                let pf = xi[2 * hidden + j] + hi[2 * hidden + j] + wbp[2 * hidden + j] + rbp[2 * hidden + j]
-                                let pc = xi[3 * hidden + j] + hi[3 * hidden + j] + wbp[3 * hidden + j] + rbp[3 * hidden + j]
+                                let pi = xi[j] + hi[j] + wb[j] + rb[j]
+                                let po = xi[hidden + j] + hi[hidden + j] + wb[hidden + j] + rb[hidden + j]
+                                let pf = xi[2 * hidden + j] + hi[2 * hidden + j] + wb[2 * hidden + j] + rb[2 * hidden + j]
+                                let pc = xi[3 * hidden + j] + hi[3 * hidden + j] + wb[3 * hidden + j] + rb[3 * hidden + j]
                                 let cn = Activation.sigmoid(pf) * cp[base + j] + Activation.sigmoid(pi) * Activation.vectorTanh(pc)
                                 nc[base + j] = cn
                                 nh[base + j] = Activation.sigmoid(po) * Activation.vectorTanh(cn)
@@ -192,13 +187,12 @@ extension Ops {
                 yc[d * batch * hidden + i] = c[i]
             }
         } }
-        var (yt2, yhT2, ycT2) = (yt, yhT, ycT)
         if layout == 1 {
-            yt2 = try transpose(yt, [2, 0, 1, 3], threads: 1)
-            yhT2 = try transpose(yhT, [1, 0, 2], threads: 1)
-            ycT2 = try transpose(ycT, [1, 0, 2], threads: 1)
+            yt = try transpose(yt, [2, 0, 1, 3], threads: 1)
+            yhT = try transpose(yhT, [1, 0, 2], threads: 1)
+            ycT = try transpose(ycT, [1, 0, 2], threads: 1)
         }
         let type = try ctx.input(0).type
-        return [yt2.converted(to: type), yhT2.converted(to: type)] + (kind == .lstm ? [ycT2.converted(to: type)] : [])
+        return [yt.converted(to: type), yhT.converted(to: type)] + (kind == .lstm ? [ycT.converted(to: type)] : [])
     }
 }
