@@ -36,7 +36,8 @@ struct ParetoSweep {
 
     /// Sweeps weight budgets from the smallest the candidate formats allow up to uniform int8's
     /// size in six steps (plus --budget), and adds uniform int8, uniform int4/g128 (RTN and GPTQ) and float.
-    /// Each point is allocated, rounded (RTN), written as QDQ and measured end to end on `feed`.
+    /// Each point is allocated, rounded (RTN), written as QDQ and measured end to end on `feed`
+    /// (without bias correction); the chosen point is then bias-corrected unless `--no-bias-correction`.
     /// `base` is the calibrated float model (ranges chosen); `seconds` of a point count its
     /// passes and export after calibration (the sensitivity pass included for mixed points).
     func run(base: Model, original: Model, context: PassContext, feed: SampleFeed, labels: [Int64]?, limit: Int) throws -> Sweep {
@@ -105,6 +106,8 @@ struct ParetoSweep {
         var points: [ParetoPoint] = []
         var models: [Model] = []
         var stages: [String] = []
+        // Each point's model before insert-qdq, for the chosen point's bias correction.
+        var undecorated: [Model] = []
         var measuredMSE: [Double] = []
         var metricName = ""
         var floatMetric = 0.0
@@ -141,7 +144,8 @@ struct ParetoSweep {
         defer { unlink(scratch); unlink(scratch + ".data") }
         func produce(_ label: String, _ text: String, from start: Model, budget: String?, extraSeconds: Double = 0) throws {
             let t = now()
-            var q = try run(text, on: start)
+            let decided = try run(text, on: start)
+            var q = try run("insert-qdq", on: decided)
             q.producerName = "quantc"
             q.producerVersion = QuantCInfo.version
             // With --pareto-models the point's own file is the one measured.
@@ -149,15 +153,16 @@ struct ParetoSweep {
             try ONNXExporter.write(q, to: path)
             let seconds = now() - t + extraSeconds
             stages.append(start.quantization.sensitivities.isEmpty ? text : "\(scoring),\(text)")
+            undecorated.append(decided)
             try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: fileSize(path))
         }
-        try produce("int8", "quantize(weights=int8,reduce-range=true),insert-qdq", from: base, budget: nil)
-        try produce("int4/g128 rtn", "quantize(weights=int4,granularity=per-group,group=128),insert-qdq", from: base, budget: nil)
-        try produce("int4/g128 gptq", "quantize(weights=int4,granularity=per-group,group=128),layer-hessian,round(method=gptq),insert-qdq",
+        try produce("int8", "quantize(weights=int8,reduce-range=true)", from: base, budget: nil)
+        try produce("int4/g128 rtn", "quantize(weights=int4,granularity=per-group,group=128)", from: base, budget: nil)
+        try produce("int4/g128 gptq", "quantize(weights=int4,granularity=per-group,group=128),layer-hessian,round(method=gptq)",
                     from: base, budget: nil)
         for b in budgets {
             try produce("mixed \(b)" + (gptq ? " gptq" : ""),
-                        QuantizeOptions.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + (gptq ? ",round(method=gptq)" : "") + ",insert-qdq",
+                        QuantizeOptions.allocateStage(budget: b, solver: solver ?? "exact", keep: keep) + (gptq ? ",round(method=gptq)" : ""),
                         from: scored, budget: b, extraSeconds: sensitivitySeconds)
         }
         let floatPoint = ParetoPoint(label: "float", source: "float", averageBits: 32, weightBytes: weights * 4,
@@ -200,10 +205,20 @@ struct ParetoSweep {
                 + "over the \(mixed.count) mixed points Spearman ρ(predicted, measured MSE) = " + (rho.map { String(format: "%.3f", $0) } ?? "n/a"))
         }
         if let line = Self.solverComparison(points) { notes.append(line) }
+        // The points compare allocations (and roundings) without bias correction, uniform and
+        // mixed alike; the model written is the chosen point bias-corrected as the default
+        // pipeline does, i.e. the model `--budget` alone writes.
         var model = models[chosen]
+        var stage = stages[chosen] + ",insert-qdq"
+        if options.biasCorrection {
+            model = try run(QuantizeOptions.biasCorrectionStage + ",insert-qdq", on: undecorated[chosen])
+            stage = stages[chosen] + "," + QuantizeOptions.biasCorrectionStage + ",insert-qdq"
+            notes.append("pareto: the curve's points are not bias-corrected; the model written (\(points[chosen].label)) is, "
+                         + "as --budget alone writes it (its end-to-end figures above)")
+        }
         model.producerName = "quantc"
         model.producerVersion = QuantCInfo.version
-        return Sweep(chosen: model, points: [floatPoint] + points, notes: notes, unmet: unmet, best: points[best], stages: stages[chosen])
+        return Sweep(chosen: model, points: [floatPoint] + points, notes: notes, unmet: unmet, best: points[best], stages: stage)
     }
 
 }

@@ -71,7 +71,7 @@ public struct QuantizeOptions: Sendable, Equatable {
         return Self.defaultPipeline(method: method ?? "auto", weights: weights ?? (format == "matmulnbits" ? "int4" : "int8"),
                                     rounding: sweeps ? "rtn" : rounding ?? "rtn", int4Format: format, budget: sweeps ? nil : budget,
                                     solver: solver ?? "exact", keep: keep,
-                                    // The sweep keeps only the ranges of this pipeline's run; its points have no bias correction.
+                                    // The sweep keeps only the ranges of this pipeline's run; it bias-corrects the point it returns.
                                     biasCorrection: biasCorrection && !sweeps)
     }
 
