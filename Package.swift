@@ -45,8 +45,10 @@ let package = Package(
         .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
         // Lowers a QDQ model to OpenCL C kernels, a launch plan and packed weights (issue 7).
         .target(name: "Codegen", dependencies: ["IR", "Interpreter", "Artifact", "GCN"], path: "Sources/Codegen"),
+        // The calibration histogram's inner loop, in C so that it vectorizes.
+        .target(name: "CCalibration", path: "Sources/CCalibration"),
         // The pass manager and one file per pass.
-        .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN"], path: "Passes"),
+        .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN", "CCalibration"], path: "Passes"),
         // The quantization report: per-layer table and report.json.
         .target(name: "Report", dependencies: ["IR", "Passes"], path: "Sources/Report"),
         // Import, pipeline, data sources, QDQ export, report and recipes behind one API.

@@ -137,53 +137,85 @@ public struct BiasCorrection: Pass {
     /// Per target, the mean over samples (and all other axes) of each channel of its output.
     /// With `reference` (the float model's means), the running mean of the shift from it
     /// instead, each output corrected by the shift so far as it is produced.
+    ///
+    /// Without `reference` the batches are independent: rounds of them run one per worker
+    /// (an interpreter each) and their sums are added in batch order, as one worker would.
     func channelMeans(of model: Model, targets: [Target], feed: SampleFeed, context: PassContext,
                       correcting reference: [[Double]]? = nil) throws(PassError) -> [[Double]] {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
-        let interpreter: Interpreter
-        do { interpreter = try Interpreter(model: model, threads: context.threads, fuse: false) } catch { throw fail("\(error)") }
+        let workers = reference == nil ? max(1, context.threads) : 1
+        let pool: InterpreterPool
+        do {
+            pool = InterpreterPool(try (0..<workers).map { _ throws(InterpreterError) in
+                try Interpreter(model: model, threads: max(1, context.threads / workers), fuse: false)
+            })
+        } catch { throw fail("\(error)") }
         let slot = Dictionary(targets.enumerated().map { ($1.node.outputs[0], $0) }, uniquingKeysWith: { a, _ in a })
         var sums = [[Double]](repeating: [], count: targets.count)
         var counts = [Int](repeating: 0, count: targets.count)
-        var mismatch: String?
+
+        /// One batch: per target, its output's channel sums and element count per channel,
+        /// each output corrected in flight when `running` gives the shifts so far.
+        func observe(_ inputs: [String: RTensor], correcting: ((Int, [Double], Int, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void)?) throws
+            -> [Int: (sums: [Double], n: Int)] {
+            var batch: [Int: (sums: [Double], n: Int)] = [:]
+            var mismatch: String?
+            let interpreter = pool.take()
+            defer { pool.give(interpreter) }
+            _ = try interpreter.run(inputs: inputs) { name, node, t in
+                guard let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
+                let shape = t.shape
+                let axis = targets[k].axis < 0 ? shape.count + targets[k].axis : targets[k].axis
+                guard axis >= 0, axis < shape.count else {
+                    mismatch = "layer '\(node.name)': output of rank \(shape.count) has no channel axis \(targets[k].axis)"
+                    return
+                }
+                let channels = shape[axis]
+                let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+                let x = t.elements(Float.self)
+                var batchSums = [Double](repeating: 0, count: channels)
+                for o in 0..<outer {
+                    for c in 0..<channels {
+                        let base = (o * channels + c) * inner
+                        var s = 0.0
+                        for i in 0..<inner { s += Double(x[base + i]) }
+                        batchSums[c] += s
+                    }
+                }
+                batch[k] = (batchSums, outer * inner)
+                correcting?(k, batchSums, outer * inner, x.baseAddress!, outer, channels, inner)
+            }
+            if let mismatch { throw fail(mismatch) }
+            return batch
+        }
+        func accumulate(_ k: Int, _ batchSums: [Double], _ n: Int, node: String) throws(PassError) {
+            let channels = batchSums.count
+            if sums[k].isEmpty { sums[k] = [Double](repeating: 0, count: channels) }
+            guard sums[k].count == channels else {
+                throw fail("layer '\(node)': output channels changed from \(sums[k].count) to \(channels) between batches")
+            }
+            if let reference {
+                guard reference[k].count == channels else {
+                    throw fail("layer '\(node)': \(channels) channels in the quantized model, \(reference[k].count) in the float one")
+                }
+                for c in 0..<channels { sums[k][c] += batchSums[c] - reference[k][c] * Double(n) }
+            } else {
+                for c in 0..<channels { sums[k][c] += batchSums[c] }
+            }
+            counts[k] += n
+        }
         do {
-            // Corrections run on all samples at once: in batches, later batches' shifts would be
-            // measured under upstream corrections that earlier batches had only estimated (it
-            // cost the MLP 14 dB of output SQNR); the memory is the price.
-            try feed.forEachBatch(inputs: interpreter.inputs, batch: reference == nil ? batch : samples, limit: samples) { inputs in
-                _ = try interpreter.run(inputs: inputs) { name, node, t in
-                    guard let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
-                    let shape = t.shape
-                    let axis = targets[k].axis < 0 ? shape.count + targets[k].axis : targets[k].axis
-                    guard axis >= 0, axis < shape.count else {
-                        mismatch = "layer '\(node.name)': output of rank \(shape.count) has no channel axis \(targets[k].axis)"
-                        return
-                    }
-                    let channels = shape[axis]
-                    let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
-                    if sums[k].isEmpty { sums[k] = [Double](repeating: 0, count: channels) }
-                    guard sums[k].count == channels else {
-                        mismatch = "layer '\(node.name)': output channels changed from \(sums[k].count) to \(channels) between batches"
-                        return
-                    }
-                    let x = t.elements(Float.self)
-                    var batchSums = [Double](repeating: 0, count: channels)
-                    for o in 0..<outer {
-                        for c in 0..<channels {
-                            let base = (o * channels + c) * inner
-                            var s = 0.0
-                            for i in 0..<inner { s += Double(x[base + i]) }
-                            batchSums[c] += s
-                        }
-                    }
-                    let n = outer * inner
-                    if let reference {
-                        guard reference[k].count == channels else {
-                            mismatch = "layer '\(node.name)': \(channels) channels in the quantized model, \(reference[k].count) in the float one"
+            if reference != nil {
+                // Corrections run on all samples at once: in batches, later batches' shifts would be
+                // measured under upstream corrections that earlier batches had only estimated (it
+                // cost the MLP 14 dB of output SQNR); the memory is the price.
+                var failure: PassError?
+                try feed.forEachBatch(inputs: pool.inputs, batch: samples, limit: samples) { inputs in
+                    _ = try observe(inputs) { k, batchSums, n, x, outer, channels, inner in
+                        do throws(PassError) { try accumulate(k, batchSums, n, node: targets[k].node.name) } catch {
+                            if failure == nil { failure = error }
                             return
                         }
-                        for c in 0..<channels { sums[k][c] += batchSums[c] - reference[k][c] * Double(n) }
-                        counts[k] += n
                         // This output as if the bias were already corrected by the shift so far.
                         for c in 0..<channels {
                             let shift = Float(sums[k][c] / Double(counts[k]))
@@ -192,18 +224,32 @@ public struct BiasCorrection: Pass {
                                 for i in 0..<inner { x[base + i] -= shift }
                             }
                         }
-                    } else {
-                        for c in 0..<channels { sums[k][c] += batchSums[c] }
-                        counts[k] += n
                     }
+                    if let failure { throw failure }
                 }
+            } else {
+                var pending: [[String: RTensor]] = []
+                func runRound() throws {
+                    let round = pending
+                    let results = try Parallel.map(round.count, threads: workers) { i throws -> [Int: (sums: [Double], n: Int)] in
+                        try observe(round[i], correcting: nil)
+                    }
+                    for batch in results {
+                        for k in batch.keys.sorted() { try accumulate(k, batch[k]!.sums, batch[k]!.n, node: targets[k].node.name) }
+                    }
+                    pending = []
+                }
+                try feed.forEachBatch(inputs: pool.inputs, batch: batch, limit: samples) { inputs in
+                    pending.append(inputs)
+                    if pending.count == Calibrate.roundBatches { try runRound() }
+                }
+                if !pending.isEmpty { try runRound() }
             }
         } catch let e as PassError {
             throw e
         } catch {
             throw fail("\(error)")
         }
-        if let mismatch { throw fail(mismatch) }
         return try targets.indices.map { k throws(PassError) in
             guard counts[k] > 0 else { throw fail("layer '\(targets[k].node.name)': its output was never computed on the samples") }
             return sums[k].map { $0 / Double(counts[k]) }

@@ -110,33 +110,73 @@ public struct Calibrate: Pass {
         context.count("tensors calibrated", statistics.count)
     }
 
+    /// Batches per parallel round after the first batch (a constant, so that the statistics
+    /// do not depend on the thread count).
+    static let roundBatches = 8
+
     /// Runs every batch, merging each float value's statistics.
+    ///
+    /// The first batch runs alone and fixes each histogram's bin width; then rounds of
+    /// ``roundBatches`` batches run one per worker (each with an interpreter of its own,
+    /// which uses the two cores better than splitting each run's operators, most of which are
+    /// small at batch 1), each batch binned at the width so far, and are absorbed in batch
+    /// order. Widths only ever double, so the merged histograms equal sequential adding and
+    /// the moving averages see the batches in order.
     func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
-        let interpreter: Interpreter
+        let workers = max(1, context.threads)
+        let pool: InterpreterPool
         // Every value of the model is observed: no fused graph needed.
-        do { interpreter = try Interpreter(model: model, threads: context.threads, fuse: false) } catch { throw fail("\(error)") }
+        do {
+            pool = InterpreterPool(try (0..<workers).map { _ throws(InterpreterError) in
+                try Interpreter(model: model, threads: max(1, context.threads / workers), fuse: false)
+            })
+        } catch { throw fail("\(error)") }
+        let inputs = pool.inputs
         var stats: [String: TensorStatistics] = [:]
         let limit = maxSamples > 0 ? maxSamples : Int.max
         var done = 0
         let total = min(limit, context.samples?.sampleCount ?? context.randomSamples ?? 0)
         let progress = context.showProgress ? Progress(total: total) : nil
+        let bins = self.bins
 
-        func runBatch(_ feed: [String: RTensor]) throws(PassError) {
-            let threads = context.threads
-            for (name, t) in feed where t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t, threads: threads) }
-            do {
-                _ = try interpreter.run(inputs: feed) { name, _, t in
-                    if t.type == .float32 { stats[name, default: TensorStatistics(bins: bins)].add(t, threads: threads) }
-                }
-            } catch { throw fail("\(error)") }
-            done += feed.values.first?.shape.first ?? 1
+        /// One batch's statistics, binned at the widths of `widths`.
+        func observe(_ feed: [String: RTensor], _ widths: [String: TensorStatistics]) throws -> [String: TensorStatistics] {
+            var batch: [String: TensorStatistics] = [:]
+            func add(_ name: String, _ t: RTensor) {
+                batch[name, default: widths[name]?.emptied() ?? TensorStatistics(bins: bins)].add(t)
+            }
+            for (name, t) in feed where t.type == .float32 { add(name, t) }
+            let interpreter = pool.take()
+            defer { pool.give(interpreter) }
+            _ = try interpreter.run(inputs: feed) { name, _, t in
+                if t.type == .float32 { add(name, t) }
+            }
+            return batch
+        }
+        var pending: [[String: RTensor]] = []
+        func runRound() throws {
+            let widths = stats
+            let round = pending
+            let results = try Parallel.map(round.count, threads: workers) { i throws -> [String: TensorStatistics] in
+                try observe(round[i], widths)
+            }
+            for (feed, batch) in zip(round, results) {
+                for (name, s) in batch { stats[name, default: TensorStatistics(bins: bins)].absorb(s) }
+                done += feed.values.first?.shape.first ?? 1
+            }
+            pending = []
             progress?.update(done)
         }
 
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
         do {
-            try feed.forEachBatch(inputs: interpreter.inputs, batch: batch, limit: limit) { try runBatch($0) }
+            try feed.forEachBatch(inputs: inputs, batch: batch, limit: limit) { b in
+                pending.append(b)
+                // The first batch alone; then full rounds.
+                if done == 0 || pending.count == Self.roundBatches { try runRound() }
+            }
+            if !pending.isEmpty { try runRound() }
         } catch let e as PassError {
             throw e
         } catch {
@@ -190,4 +230,32 @@ final class Progress {
     }
 
     func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}
+
+/// Interpreters for parallel runs, one per worker, each used by one run at a time.
+final class InterpreterPool: @unchecked Sendable {
+    private var free: [Interpreter]
+    private let lock = NSLock()
+    private let available: DispatchSemaphore
+    let inputs: [ValueInfo]
+
+    init(_ interpreters: [Interpreter]) {
+        free = interpreters
+        inputs = interpreters[0].inputs
+        available = DispatchSemaphore(value: interpreters.count)
+    }
+
+    func take() -> Interpreter {
+        available.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return free.removeLast()
+    }
+
+    func give(_ i: Interpreter) {
+        lock.lock()
+        free.append(i)
+        lock.unlock()
+        available.signal()
+    }
 }

@@ -1,3 +1,4 @@
+import CCalibration
 import Interpreter
 
 /// A streaming histogram of |x| over [0, width·bins), plus exact min, max and
@@ -109,12 +110,9 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
 
     /// Counts the finite values of `values[range]` into bins of 1/`scale`.
     static func bin(_ values: UnsafeBufferPointer<Float>, _ range: Range<Int>, scale: Double, into counts: UnsafeMutableBufferPointer<Int32>) {
-        let last = counts.count - 1
-        for i in range {
-            let v = values[i]
-            guard v.isFinite else { continue }
-            counts[min(Int(Double(abs(v)) * scale), last)] &+= 1
-        }
+        guard !range.isEmpty else { return }
+        // bin = min(trunc(|v|·scale), bins − 1) in double precision, non-finite values skipped.
+        qc_histogram_bin_abs(values.baseAddress! + range.lowerBound, range.count, scale, counts.baseAddress!, Int32(counts.count))
     }
 
     /// Doubles the bin width, merging bins pairwise.
@@ -125,11 +123,32 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
         width *= 2
     }
 
-    /// Merges another histogram (e.g. from another thread) into this one.
+    /// An empty histogram with this one's bins and bin width: batches binned into it merge
+    /// back exactly (both widths are this width times a power of two).
+    public func emptied() -> AbsHistogram {
+        var h = AbsHistogram(bins: bins)
+        h.width = width
+        return h
+    }
+
+    /// Merges another histogram (e.g. from another thread) into this one. When the widths
+    /// differ by a power of two (``emptied()``) the result is what adding the other's values
+    /// here would have given.
     public mutating func merge(_ other: AbsHistogram) {
         guard other.total > 0 else { return }
         guard total > 0 else {
             self = other
+            return
+        }
+        // Only zeros so far (no width yet): they stay in bin 0 at any width.
+        if width == 0 || other.width == 0 {
+            let (wide, zero) = width == 0 ? (other, self) : (self, other)
+            self = wide
+            counts[0] += zero.counts[0]
+            total += zero.total
+            zeros += zero.zeros
+            minimum = min(minimum, zero.minimum)
+            maximum = max(maximum, zero.maximum)
             return
         }
         var o = other

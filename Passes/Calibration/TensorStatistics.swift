@@ -21,6 +21,24 @@ public struct TensorStatistics: Sendable, Codable, Equatable {
         averageMax = averageMax.map { $0 + c * (hi - $0) } ?? hi
     }
 
+    /// Empty statistics whose histogram has this one's bin width (``AbsHistogram/emptied()``),
+    /// for one batch binned apart and absorbed back.
+    public func emptied() -> TensorStatistics {
+        var s = TensorStatistics(bins: histogram.bins)
+        s.histogram = histogram.emptied()
+        return s
+    }
+
+    /// Absorbs the statistics of the next batch (one ``add(_:threads:)`` on ``emptied()``):
+    /// the same as adding that batch here.
+    public mutating func absorb(_ batch: TensorStatistics) {
+        histogram.merge(batch.histogram)
+        guard let lo = batch.averageMin, let hi = batch.averageMax else { return }
+        let c = Self.averagingConstant
+        averageMin = averageMin.map { $0 + c * (lo - $0) } ?? lo
+        averageMax = averageMax.map { $0 + c * (hi - $0) } ?? hi
+    }
+
     /// The range `method` chooses.
     public func range(_ method: CalibrationMethod, percentile: Double, maxClipped: Double = 0.01) -> ValueRange {
         switch method {

@@ -29,8 +29,11 @@ public struct ModelComparison: Sendable {
     /// sample, in feed order) enable the accuracy figures.
     public static func run(float: Model, quantized: Model, feed: SampleFeed, watch: [Watch], labels: [Int64]? = nil,
                            batch: Int = 64, limit: Int = .max, threads: Int = Parallel.defaultThreads) throws -> ModelComparison {
-        let f = try Interpreter(model: float, threads: threads)
-        let q = try Interpreter(model: quantized, threads: threads)
+        // With two threads or more the two models run side by side, each on half of them:
+        // at batch 1 most operators are too small to split well over cores.
+        let side = threads >= 2
+        let f = try Interpreter(model: float, threads: side ? max(1, threads / 2) : threads)
+        let q = try Interpreter(model: quantized, threads: side ? max(1, threads - threads / 2) : threads)
         let floatWatched = Set(watch.map(\.float))
         let byQuantized = Dictionary(watch.map { ($0.quantized, $0.float) }, uniquingKeysWith: { a, _ in a })
         var valueAcc: [String: ErrorAccumulator] = [:]
@@ -43,11 +46,21 @@ public struct ModelComparison: Sendable {
         }
         try feed.forEachBatch(inputs: f.inputs, batch: batch, limit: limit) { inputs in
             var reference: [String: RTensor] = [:]
-            let fo = try f.run(inputs: inputs) { name, _, t in
-                if floatWatched.contains(name), t.type == .float32 { reference[name] = t }
+            // The quantized model's watched values in the order it produced them.
+            var produced: [(String, RTensor)] = []
+            let runs = try Parallel.map(2, threads: side ? 2 : 1) { i throws -> [String: RTensor] in
+                if i == 0 {
+                    return try f.run(inputs: inputs) { name, _, t in
+                        if floatWatched.contains(name), t.type == .float32 { reference[name] = t }
+                    }
+                }
+                return try q.run(inputs: inputs) { name, _, t in
+                    if byQuantized[name] != nil, t.type == .float32 { produced.append((name, t)) }
+                }
             }
-            let qo = try q.run(inputs: inputs) { name, _, t in
-                guard let fname = byQuantized[name], let r = reference[fname], t.type == .float32, r.count == t.count else { return }
+            let (fo, qo) = (runs[0], runs[1])
+            for (name, t) in produced {
+                guard let fname = byQuantized[name], let r = reference[fname], r.count == t.count else { continue }
                 valueAcc[fname, default: ErrorAccumulator()].add(reference: UnsafeBufferPointer(r.elements(Float.self)),
                                                                  approximation: UnsafeBufferPointer(t.elements(Float.self)))
             }

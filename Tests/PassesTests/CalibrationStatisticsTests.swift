@@ -1,3 +1,4 @@
+import Interpreter
 import Passes
 import XCTest
 
@@ -40,6 +41,54 @@ final class CalibrationStatisticsTests: XCTestCase {
         b.merge(empty)
         XCTAssertEqual(a.counts.reduce(0, +), b.counts.reduce(0, +))
         XCTAssertEqual(streamed.percentile(0.5), once.percentile(0.5), accuracy: 2 * max(once.width, streamed.width))
+    }
+
+    /// The binning loop (C, vectorized) against its definition: bin min(trunc(|v|·scale), last)
+    /// in double precision, non-finite values skipped, zeros in bin 0.
+    func testBinningFollowsItsDefinition() {
+        var values = gaussian(50_003, seed: 7).map { $0 * 3 }
+        for i in stride(from: 0, to: values.count, by: 5) { values[i] = 0 }
+        values += [.infinity, -.infinity, .nan, 1e30, -1e-30, .leastNonzeroMagnitude, 4.5, -4.5]
+        let h = histogram(values)
+        var expected = [Double](repeating: 0, count: h.bins)
+        let scale = 1 / h.width
+        for v in values where v.isFinite { expected[min(Int(Double(abs(v)) * scale), h.bins - 1)] += 1 }
+        XCTAssertEqual(h.counts, expected)
+        XCTAssertEqual(h.total, Double(values.count - 3))
+        XCTAssertEqual(h.zeros, Double(values.filter { $0 == 0 }.count))
+    }
+
+    /// What parallel calibration does: the first batch sets the width, every later batch is
+    /// binned apart at the width so far (``TensorStatistics/emptied()``) and absorbed in order.
+    /// Widths only double, so the result is the sequential one exactly, moving averages included.
+    func testBatchesBinnedApartAndAbsorbedEqualSequentialAdding() {
+        let batches: [[Float]] = (0..<12).map { b in gaussian(3_000, seed: UInt64(b + 1)).map { $0 * Float(1 + b * b) } }
+        var sequential = TensorStatistics(bins: 2048)
+        for b in batches { sequential.add(RTensor(floats: b, shape: [b.count])) }
+        var merged = TensorStatistics(bins: 2048)
+        merged.add(RTensor(floats: batches[0], shape: [batches[0].count]))
+        // Two rounds, each binned against the widths at its start.
+        for round in [Array(batches[1..<7]), Array(batches[7...])] {
+            let start = merged
+            let parts = round.map { b -> TensorStatistics in
+                var s = start.emptied()
+                s.add(RTensor(floats: b, shape: [b.count]))
+                return s
+            }
+            for p in parts { merged.absorb(p) }
+        }
+        XCTAssertEqual(merged, sequential)
+        // A histogram of zeros only (no width yet) merges with one that has a width.
+        var zeros = AbsHistogram()
+        [Float](repeating: 0, count: 10).withUnsafeBufferPointer { zeros.add($0) }
+        var other = AbsHistogram()
+        [Float](arrayLiteral: 0, 1, 2, 3).withUnsafeBufferPointer { other.add($0) }
+        var direct = AbsHistogram()
+        ([Float](repeating: 0, count: 10) + [0, 1, 2, 3]).withUnsafeBufferPointer { direct.add($0) }
+        zeros.merge(other)
+        XCTAssertEqual(zeros.counts, direct.counts)
+        XCTAssertEqual(zeros.total, 14)
+        XCTAssertEqual(zeros.zeros, 11)
     }
 
     func testPercentileOfAGaussian() {
