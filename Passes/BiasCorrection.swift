@@ -143,12 +143,11 @@ public struct BiasCorrection: Pass {
     func channelMeans(of model: Model, targets: [Target], feed: SampleFeed, context: PassContext,
                       correcting reference: [[Double]]? = nil) throws(PassError) -> [[Double]] {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
-        let workers = reference == nil ? max(1, context.threads) : 1
         let pool: InterpreterPool
         do {
-            pool = InterpreterPool(try (0..<workers).map { _ throws(InterpreterError) in
-                try Interpreter(model: model, threads: max(1, context.threads / workers), fuse: false)
-            })
+            // The corrected pass takes all samples in one batch; the float pass `batch` at a time.
+            let perRun = reference == nil ? min(batch, max(1, feed.sampleCount)) : samples
+            pool = try InterpreterPool(model: model, threads: context.threads, samplesPerBatch: perRun)
         } catch { throw fail("\(error)") }
         let slot = Dictionary(targets.enumerated().map { ($1.node.outputs[0], $0) }, uniquingKeysWith: { a, _ in a })
         var sums = [[Double]](repeating: [], count: targets.count)
@@ -210,7 +209,7 @@ public struct BiasCorrection: Pass {
                 // measured under upstream corrections that earlier batches had only estimated (it
                 // cost the MLP 14 dB of output SQNR); the memory is the price.
                 var failure: PassError?
-                try feed.forEachBatch(inputs: pool.inputs, batch: samples, limit: samples) { inputs in
+                try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: samples, limit: samples) { inputs in
                     _ = try observe(inputs) { k, batchSums, n, x, outer, channels, inner in
                         do throws(PassError) { try accumulate(k, batchSums, n, node: targets[k].node.name) } catch {
                             if failure == nil { failure = error }
@@ -230,18 +229,20 @@ public struct BiasCorrection: Pass {
             } else {
                 var pending: [[String: RTensor]] = []
                 func runRound() throws {
-                    let round = pending
-                    let results = try Parallel.map(round.count, threads: workers) { i throws -> [Int: (sums: [Double], n: Int)] in
-                        try observe(round[i], correcting: nil)
+                    let batches = pending
+                    let results = try Parallel.map(batches.count, threads: pool.count) { i throws -> [Int: (sums: [Double], n: Int)] in
+                        try observe(batches[i], correcting: nil)
                     }
                     for batch in results {
                         for k in batch.keys.sorted() { try accumulate(k, batch[k]!.sums, batch[k]!.n, node: targets[k].node.name) }
                     }
                     pending = []
                 }
-                try feed.forEachBatch(inputs: pool.inputs, batch: batch, limit: samples) { inputs in
+                var round = 0
+                try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: batch, limit: samples) { inputs in
+                    if round == 0 { round = Calibrate.roundBatches(batchBytes: inputs.values.reduce(0) { $0 + $1.byteCount }) }
                     pending.append(inputs)
-                    if pending.count == Calibrate.roundBatches { try runRound() }
+                    if pending.count == round { try runRound() }
                 }
                 if !pending.isEmpty { try runRound() }
             }

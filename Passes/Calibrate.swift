@@ -110,29 +110,24 @@ public struct Calibrate: Pass {
         context.count("tensors calibrated", statistics.count)
     }
 
-    /// Batches per parallel round after the first batch (a constant, so that the statistics
-    /// do not depend on the thread count).
-    static let roundBatches = 8
+    /// Batches per parallel round after the first batch: 8, fewer when 8 batches of inputs would
+    /// hold over 64 MiB (at least 2). It depends on the data alone, never on the thread count,
+    /// so neither do the statistics.
+    static func roundBatches(batchBytes: Int) -> Int { max(2, min(8, (64 << 20) / max(batchBytes, 1))) }
 
     /// Runs every batch, merging each float value's statistics.
     ///
     /// The first batch runs alone and fixes each histogram's bin width; then rounds of
-    /// ``roundBatches`` batches run one per worker (each with an interpreter of its own,
-    /// which uses the two cores better than splitting each run's operators, most of which are
-    /// small at batch 1), each batch binned at the width so far, and are absorbed in batch
+    /// ``roundBatches(batchBytes:)`` batches run, one per worker when batches are small
+    /// (``InterpreterPool``), each batch binned at the width so far, and are absorbed in batch
     /// order. Widths only ever double, so the merged histograms equal sequential adding and
     /// the moving averages see the batches in order.
     func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
-        let workers = max(1, context.threads)
-        let pool: InterpreterPool
-        // Every value of the model is observed: no fused graph needed.
-        do {
-            pool = InterpreterPool(try (0..<workers).map { _ throws(InterpreterError) in
-                try Interpreter(model: model, threads: max(1, context.threads / workers), fuse: false)
-            })
-        } catch { throw fail("\(error)") }
-        let inputs = pool.inputs
+        // Made at the first batch, whose size decides the workers; every value of the model is
+        // observed, so no fused graph is needed.
+        var pool: InterpreterPool?
+        let inputs = model.graph.runtimeInputs
         var stats: [String: TensorStatistics] = [:]
         let limit = maxSamples > 0 ? maxSamples : Int.max
         var done = 0
@@ -141,7 +136,7 @@ public struct Calibrate: Pass {
         let bins = self.bins
 
         /// One batch's statistics, binned at the widths of `widths`.
-        func observe(_ feed: [String: RTensor], _ widths: [String: TensorStatistics]) throws -> [String: TensorStatistics] {
+        func observe(_ feed: [String: RTensor], _ widths: [String: TensorStatistics], _ pool: InterpreterPool) throws -> [String: TensorStatistics] {
             var batch: [String: TensorStatistics] = [:]
             func add(_ name: String, _ t: RTensor) {
                 batch[name, default: widths[name]?.emptied() ?? TensorStatistics(bins: bins)].add(t)
@@ -155,13 +150,15 @@ public struct Calibrate: Pass {
             return batch
         }
         var pending: [[String: RTensor]] = []
+        var round = 1
         func runRound() throws {
             let widths = stats
-            let round = pending
-            let results = try Parallel.map(round.count, threads: workers) { i throws -> [String: TensorStatistics] in
-                try observe(round[i], widths)
+            let batches = pending
+            guard let pool else { return }
+            let results = try Parallel.map(batches.count, threads: pool.count) { i throws -> [String: TensorStatistics] in
+                try observe(batches[i], widths, pool)
             }
-            for (feed, batch) in zip(round, results) {
+            for (feed, batch) in zip(batches, results) {
                 for (name, s) in batch { stats[name, default: TensorStatistics(bins: bins)].absorb(s) }
                 done += feed.values.first?.shape.first ?? 1
             }
@@ -174,7 +171,13 @@ public struct Calibrate: Pass {
             try feed.forEachBatch(inputs: inputs, batch: batch, limit: limit) { b in
                 pending.append(b)
                 // The first batch alone; then full rounds.
-                if done == 0 || pending.count == Self.roundBatches { try runRound() }
+                if done == 0 {
+                    pool = try InterpreterPool(model: model, threads: context.threads, samplesPerBatch: b.values.first?.shape.first ?? 1)
+                    round = Self.roundBatches(batchBytes: b.values.reduce(0) { $0 + $1.byteCount })
+                    try runRound()
+                } else if pending.count == round {
+                    try runRound()
+                }
             }
             if !pending.isEmpty { try runRound() }
         } catch let e as PassError {
@@ -237,12 +240,22 @@ final class InterpreterPool: @unchecked Sendable {
     private var free: [Interpreter]
     private let lock = NSLock()
     private let available: DispatchSemaphore
-    let inputs: [ValueInfo]
+    let count: Int
 
     init(_ interpreters: [Interpreter]) {
         free = interpreters
-        inputs = interpreters[0].inputs
+        count = interpreters.count
         available = DispatchSemaphore(value: interpreters.count)
+    }
+
+    /// Unfused interpreters of `model` for batches of `samplesPerBatch` samples: one per
+    /// thread, each on one thread, for batches of fewer than 8 samples (at batch 1 most
+    /// operators are too small to split well over cores); else one on all threads.
+    convenience init(model: Model, threads: Int, samplesPerBatch: Int) throws(InterpreterError) {
+        let workers = samplesPerBatch < 8 ? max(1, threads) : 1
+        self.init(try (0..<workers).map { _ throws(InterpreterError) in
+            try Interpreter(model: model, threads: max(1, threads / workers), fuse: false)
+        })
     }
 
     func take() -> Interpreter {
