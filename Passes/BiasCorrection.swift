@@ -139,28 +139,21 @@ public struct BiasCorrection: Pass {
     /// instead, each output corrected by the shift so far as it is produced.
     ///
     /// Without `reference` the batches are independent: rounds of them run one per worker
-    /// (an interpreter each) and their sums are added in batch order, as one worker would.
+    /// (``InterpreterPool/runRounds``) and their sums are added in batch order, as one worker would.
     func channelMeans(of model: Model, targets: [Target], feed: SampleFeed, context: PassContext,
                       correcting reference: [[Double]]? = nil) throws(PassError) -> [[Double]] {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
-        let pool: InterpreterPool
-        do {
-            // The corrected pass takes all samples in one batch; the float pass `batch` at a time.
-            let perRun = reference == nil ? min(batch, max(1, feed.sampleCount)) : samples
-            pool = try InterpreterPool(model: model, threads: context.threads, samplesPerBatch: perRun)
-        } catch { throw fail("\(error)") }
         let slot = Dictionary(targets.enumerated().map { ($1.node.outputs[0], $0) }, uniquingKeysWith: { a, _ in a })
         var sums = [[Double]](repeating: [], count: targets.count)
         var counts = [Int](repeating: 0, count: targets.count)
 
         /// One batch: per target, its output's channel sums and element count per channel,
-        /// each output corrected in flight when `running` gives the shifts so far.
-        func observe(_ inputs: [String: RTensor], correcting: ((Int, [Double], Int, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void)?) throws
+        /// each output corrected in flight by `correcting`.
+        func observe(_ inputs: [String: RTensor], on interpreter: Interpreter,
+                     correcting: ((Int, [Double], Int, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void)?) throws
             -> [Int: (sums: [Double], n: Int)] {
             var batch: [Int: (sums: [Double], n: Int)] = [:]
             var mismatch: String?
-            let interpreter = pool.take()
-            defer { pool.give(interpreter) }
             _ = try interpreter.run(inputs: inputs) { name, node, t in
                 guard let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
                 let shape = t.shape
@@ -209,8 +202,9 @@ public struct BiasCorrection: Pass {
                 // measured under upstream corrections that earlier batches had only estimated (it
                 // cost the MLP 14 dB of output SQNR); the memory is the price.
                 var failure: PassError?
+                let interpreter = try Interpreter(model: model, threads: context.threads, fuse: false)
                 try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: samples, limit: samples) { inputs in
-                    _ = try observe(inputs) { k, batchSums, n, x, outer, channels, inner in
+                    _ = try observe(inputs, on: interpreter) { k, batchSums, n, x, outer, channels, inner in
                         do throws(PassError) { try accumulate(k, batchSums, n, node: targets[k].node.name) } catch {
                             if failure == nil { failure = error }
                             return
@@ -227,24 +221,11 @@ public struct BiasCorrection: Pass {
                     if let failure { throw failure }
                 }
             } else {
-                var pending: [[String: RTensor]] = []
-                func runRound() throws {
-                    let batches = pending
-                    let results = try Parallel.map(batches.count, threads: pool.count) { i throws -> [Int: (sums: [Double], n: Int)] in
-                        try observe(batches[i], correcting: nil)
-                    }
-                    for batch in results {
-                        for k in batch.keys.sorted() { try accumulate(k, batch[k]!.sums, batch[k]!.n, node: targets[k].node.name) }
-                    }
-                    pending = []
+                try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: samples) { inputs, interpreter in
+                    try observe(inputs, on: interpreter, correcting: nil)
+                } absorb: { _, batch in
+                    for k in batch.keys.sorted() { try accumulate(k, batch[k]!.sums, batch[k]!.n, node: targets[k].node.name) }
                 }
-                var round = 0
-                try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: batch, limit: samples) { inputs in
-                    if round == 0 { round = Calibrate.roundBatches(batchBytes: inputs.values.reduce(0) { $0 + $1.byteCount }) }
-                    pending.append(inputs)
-                    if pending.count == round { try runRound() }
-                }
-                if !pending.isEmpty { try runRound() }
             }
         } catch let e as PassError {
             throw e

@@ -110,76 +110,42 @@ public struct Calibrate: Pass {
         context.count("tensors calibrated", statistics.count)
     }
 
-    /// Batches per parallel round after the first batch: 8, fewer when 8 batches of inputs would
-    /// hold over 64 MiB (at least 2). It depends on the data alone, never on the thread count,
-    /// so neither do the statistics.
-    static func roundBatches(batchBytes: Int) -> Int { max(2, min(8, (64 << 20) / max(batchBytes, 1))) }
-
     /// Runs every batch, merging each float value's statistics.
     ///
     /// The first batch runs alone and fixes each histogram's bin width; then rounds of
-    /// ``roundBatches(batchBytes:)`` batches run, one per worker when batches are small
-    /// (``InterpreterPool``), each batch binned at the width so far, and are absorbed in batch
-    /// order. Widths only ever double, so the merged histograms equal sequential adding and
-    /// the moving averages see the batches in order.
+    /// batches run, one per worker when batches are small (``InterpreterPool/runRounds``),
+    /// each batch binned at the widths so far, and are absorbed in batch order. Widths only
+    /// ever double, so the merged histograms equal sequential adding and the moving averages
+    /// see the batches in order.
     func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
-        // Made at the first batch, whose size decides the workers; every value of the model is
-        // observed, so no fused graph is needed.
-        var pool: InterpreterPool?
-        let inputs = model.graph.runtimeInputs
         var stats: [String: TensorStatistics] = [:]
         let limit = maxSamples > 0 ? maxSamples : Int.max
         var done = 0
         let total = min(limit, context.samples?.sampleCount ?? context.randomSamples ?? 0)
         let progress = context.showProgress ? Progress(total: total) : nil
         let bins = self.bins
-
-        /// One batch's statistics, binned at the widths of `widths`.
-        func observe(_ feed: [String: RTensor], _ widths: [String: TensorStatistics], _ pool: InterpreterPool) throws -> [String: TensorStatistics] {
-            var batch: [String: TensorStatistics] = [:]
-            func add(_ name: String, _ t: RTensor) {
-                batch[name, default: widths[name]?.emptied() ?? TensorStatistics(bins: bins)].add(t)
-            }
-            for (name, t) in feed where t.type == .float32 { add(name, t) }
-            let interpreter = pool.take()
-            defer { pool.give(interpreter) }
-            _ = try interpreter.run(inputs: feed) { name, _, t in
-                if t.type == .float32 { add(name, t) }
-            }
-            return batch
-        }
-        var pending: [[String: RTensor]] = []
-        var round = 1
-        func runRound() throws {
-            let widths = stats
-            let batches = pending
-            guard let pool else { return }
-            let results = try Parallel.map(batches.count, threads: pool.count) { i throws -> [String: TensorStatistics] in
-                try observe(batches[i], widths, pool)
-            }
-            for (feed, batch) in zip(batches, results) {
-                for (name, s) in batch { stats[name, default: TensorStatistics(bins: bins)].absorb(s) }
-                done += feed.values.first?.shape.first ?? 1
-            }
-            pending = []
-            progress?.update(done)
-        }
-
+        // The widths batches of a round are binned at: the statistics before the round.
+        var widths: [String: TensorStatistics] = [:]
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
         do {
-            try feed.forEachBatch(inputs: inputs, batch: batch, limit: limit) { b in
-                pending.append(b)
-                // The first batch alone; then full rounds.
-                if done == 0 {
-                    pool = try InterpreterPool(model: model, threads: context.threads, samplesPerBatch: b.values.first?.shape.first ?? 1)
-                    round = Self.roundBatches(batchBytes: b.values.reduce(0) { $0 + $1.byteCount })
-                    try runRound()
-                } else if pending.count == round {
-                    try runRound()
+            // Every value of the model is observed: the interpreters run unfused.
+            try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: limit,
+                                          roundStarts: { widths = stats }) { inputs, interpreter in
+                var batch: [String: TensorStatistics] = [:]
+                func add(_ name: String, _ t: RTensor) {
+                    batch[name, default: widths[name]?.emptied() ?? TensorStatistics(bins: bins)].add(t)
                 }
+                for (name, t) in inputs where t.type == .float32 { add(name, t) }
+                _ = try interpreter.run(inputs: inputs) { name, _, t in
+                    if t.type == .float32 { add(name, t) }
+                }
+                return batch
+            } absorb: { inputs, batch in
+                for (name, s) in batch { stats[name, default: TensorStatistics(bins: bins)].absorb(s) }
+                done += inputs.values.first?.shape.first ?? 1
+                progress?.update(done)
             }
-            if !pending.isEmpty { try runRound() }
         } catch let e as PassError {
             throw e
         } catch {
@@ -233,42 +199,4 @@ final class Progress {
     }
 
     func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
-}
-
-/// Interpreters for parallel runs, one per worker, each used by one run at a time.
-final class InterpreterPool: @unchecked Sendable {
-    private var free: [Interpreter]
-    private let lock = NSLock()
-    private let available: DispatchSemaphore
-    let count: Int
-
-    init(_ interpreters: [Interpreter]) {
-        free = interpreters
-        count = interpreters.count
-        available = DispatchSemaphore(value: interpreters.count)
-    }
-
-    /// Unfused interpreters of `model` for batches of `samplesPerBatch` samples: one per
-    /// thread, each on one thread, for batches of fewer than 8 samples (at batch 1 most
-    /// operators are too small to split well over cores); else one on all threads.
-    convenience init(model: Model, threads: Int, samplesPerBatch: Int) throws(InterpreterError) {
-        let workers = samplesPerBatch < 8 ? max(1, threads) : 1
-        self.init(try (0..<workers).map { _ throws(InterpreterError) in
-            try Interpreter(model: model, threads: max(1, threads / workers), fuse: false)
-        })
-    }
-
-    func take() -> Interpreter {
-        available.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        return free.removeLast()
-    }
-
-    func give(_ i: Interpreter) {
-        lock.lock()
-        free.append(i)
-        lock.unlock()
-        available.signal()
-    }
 }

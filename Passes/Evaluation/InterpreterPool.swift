@@ -1,0 +1,85 @@
+import Foundation
+import IR
+import Interpreter
+
+/// Interpreters for parallel runs, one per worker, each used by one run at a time.
+final class InterpreterPool: @unchecked Sendable {
+    private var free: [Interpreter]
+    private let lock = NSLock()
+    private let available: DispatchSemaphore
+    let count: Int
+
+    init(_ interpreters: [Interpreter]) {
+        free = interpreters
+        count = interpreters.count
+        available = DispatchSemaphore(value: interpreters.count)
+    }
+
+    /// Unfused interpreters of `model` for batches of `samplesPerBatch` samples: one per
+    /// thread, each on one thread, for batches of fewer than 8 samples (at batch 1 most
+    /// operators are too small to split well over cores); else one on all threads.
+    convenience init(model: Model, threads: Int, samplesPerBatch: Int) throws(InterpreterError) {
+        let workers = samplesPerBatch < 8 ? max(1, threads) : 1
+        self.init(try (0..<workers).map { _ throws(InterpreterError) in
+            try Interpreter(model: model, threads: max(1, threads / workers), fuse: false)
+        })
+    }
+
+    func take() -> Interpreter {
+        available.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return free.removeLast()
+    }
+
+    func give(_ i: Interpreter) {
+        lock.lock()
+        free.append(i)
+        lock.unlock()
+        available.signal()
+    }
+}
+
+extension InterpreterPool {
+    /// Batches per parallel round: 8, fewer when 8 batches of inputs would hold over 64 MiB
+    /// (at least 2). It depends on the data alone, never on the thread count, so neither does
+    /// anything computed round by round.
+    static func roundBatches(batchBytes: Int) -> Int { max(2, min(8, (64 << 20) / max(batchBytes, 1))) }
+
+    /// Runs `model` on `feed`'s batches in rounds, on a pool made for the first batch's size:
+    /// the first batch alone, then ``roundBatches(batchBytes:)`` batches at a time, one per
+    /// worker. `observe` runs a batch on the interpreter it is given (several at once);
+    /// `absorb` then takes each batch's result in batch order, on the calling thread, before
+    /// the next round starts. `roundStarts` is called before each round.
+    static func runRounds<T>(model: Model, threads: Int, feed: SampleFeed, batch: Int, limit: Int,
+                             roundStarts: () -> Void = {},
+                             observe: ([String: RTensor], Interpreter) throws -> T,
+                             absorb: ([String: RTensor], T) throws -> Void) throws {
+        var pool: InterpreterPool?
+        var pending: [[String: RTensor]] = []
+        var round = 1
+        func run() throws {
+            guard let pool, !pending.isEmpty else { return }
+            roundStarts()
+            let batches = pending
+            pending = []
+            let results = try Parallel.map(batches.count, threads: pool.count) { i throws -> T in
+                let interpreter = pool.take()
+                defer { pool.give(interpreter) }
+                return try observe(batches[i], interpreter)
+            }
+            for (inputs, result) in zip(batches, results) { try absorb(inputs, result) }
+        }
+        try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: batch, limit: limit) { b in
+            pending.append(b)
+            if pool == nil {
+                pool = try InterpreterPool(model: model, threads: threads, samplesPerBatch: b.values.first?.shape.first ?? 1)
+                round = roundBatches(batchBytes: b.values.reduce(0) { $0 + $1.byteCount })
+                try run()
+            } else if pending.count == round {
+                try run()
+            }
+        }
+        try run()
+    }
+}
