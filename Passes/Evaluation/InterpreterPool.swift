@@ -15,11 +15,15 @@ final class InterpreterPool: @unchecked Sendable {
         available = DispatchSemaphore(value: interpreters.count)
     }
 
-    /// Unfused interpreters of `model` for batches of `samplesPerBatch` samples: one per
-    /// thread, each on one thread, for batches of fewer than 8 samples (at batch 1 most
-    /// operators are too small to split well over cores); else one on all threads.
-    convenience init(model: Model, threads: Int, samplesPerBatch: Int) throws(InterpreterError) {
-        let workers = samplesPerBatch < 8 ? max(1, threads) : 1
+    /// Unfused interpreters of `model` for batches like `first`: one per thread, each on one
+    /// thread, for small batches (under 8 samples and 256 KiB of inputs, whose operators are
+    /// too small to split well over cores, as in common's 64-pixel text lines);
+    /// else one on all threads (orientation's 224×224 pages gain nothing from two at a time
+    /// and would hold two runs' activations). What runs where never changes a result.
+    convenience init(model: Model, threads: Int, first: [String: RTensor]) throws(InterpreterError) {
+        let samples = first.values.first?.shape.first ?? 1
+        let bytes = first.values.reduce(0) { $0 + $1.byteCount }
+        let workers = samples < 8 && bytes < 256 << 10 ? max(1, threads) : 1
         self.init(try (0..<workers).map { _ throws(InterpreterError) in
             try Interpreter(model: model, threads: max(1, threads / workers), fuse: false)
         })
@@ -73,7 +77,7 @@ extension InterpreterPool {
         try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: batch, limit: limit) { b in
             pending.append(b)
             if pool == nil {
-                pool = try InterpreterPool(model: model, threads: threads, samplesPerBatch: b.values.first?.shape.first ?? 1)
+                pool = try InterpreterPool(model: model, threads: threads, first: b)
                 round = roundBatches(batchBytes: b.values.reduce(0) { $0 + $1.byteCount })
                 try run()
             } else if pending.count == round {
