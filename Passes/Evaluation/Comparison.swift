@@ -27,13 +27,20 @@ public struct ModelComparison: Sendable {
 
     /// Compares `quantized` with `float` on `feed`; `labels` (one class per
     /// sample, in feed order) enable the accuracy figures.
+    /// With `floatOutputs` and nothing to `watch`, the float model's outputs are taken from it
+    /// once it holds them (the same feed, batch and limit), and stored in it on the first call.
     public static func run(float: Model, quantized: Model, feed: SampleFeed, watch: [Watch], labels: [Int64]? = nil,
-                           batch: Int = 64, limit: Int = .max, threads: Int = Parallel.defaultThreads) throws -> ModelComparison {
+                           batch: Int = 64, limit: Int = .max, threads: Int = Parallel.defaultThreads,
+                           floatOutputs: FloatOutputs? = nil) throws -> ModelComparison {
+        let cache = watch.isEmpty ? floatOutputs : nil
+        let cached = cache?.batches
         // With two threads or more the two models run side by side, each on half of them:
         // at batch 1 most operators are too small to split well over cores.
-        let side = threads >= 2
-        let f = try Interpreter(model: float, threads: side ? max(1, threads / 2) : threads)
+        let side = threads >= 2 && cached == nil
+        let f = cached == nil ? try Interpreter(model: float, threads: side ? max(1, threads / 2) : threads) : nil
         let q = try Interpreter(model: quantized, threads: side ? max(1, threads - threads / 2) : threads)
+        var recorded: [[String: RTensor]]? = cache != nil && cached == nil ? [] : nil
+        var batchIndex = 0, recordedBytes = 0
         let floatWatched = Set(watch.map(\.float))
         let byQuantized = Dictionary(watch.map { ($0.quantized, $0.float) }, uniquingKeysWith: { a, _ in a })
         var valueAcc: [String: ErrorAccumulator] = [:]
@@ -44,13 +51,17 @@ public struct ModelComparison: Sendable {
             guard let t = float.graph.type(of: name)?.tensorType, t.elementType == .float32, let s = t.shape, s.count >= 2 else { return false }
             return (s.last?.value ?? 2) >= 2
         }
-        try feed.forEachBatch(inputs: f.inputs, batch: batch, limit: limit) { inputs in
+        try feed.forEachBatch(inputs: float.graph.runtimeInputs, batch: batch, limit: limit) { inputs in
             var reference: [String: RTensor] = [:]
             // The quantized model's watched values in the order it produced them.
             var produced: [(String, RTensor)] = []
             let runs = try Parallel.map(2, threads: side ? 2 : 1) { i throws -> [String: RTensor] in
                 if i == 0 {
-                    return try f.run(inputs: inputs) { name, _, t in
+                    if let cached {
+                        guard batchIndex < cached.count else { throw FloatOutputs.Mismatch() }
+                        return cached[batchIndex]
+                    }
+                    return try f!.run(inputs: inputs) { name, _, t in
                         if floatWatched.contains(name), t.type == .float32 { reference[name] = t }
                     }
                 }
@@ -59,6 +70,12 @@ public struct ModelComparison: Sendable {
                 }
             }
             let (fo, qo) = (runs[0], runs[1])
+            batchIndex += 1
+            if recorded != nil {
+                recorded!.append(fo)
+                recordedBytes += fo.values.reduce(0) { $0 + $1.byteCount }
+                if recordedBytes > FloatOutputs.byteLimit { recorded = nil }
+            }
             for (name, t) in produced {
                 guard let fname = byQuantized[name], let r = reference[fname], r.count == t.count else { continue }
                 valueAcc[fname, default: ErrorAccumulator()].add(reference: UnsafeBufferPointer(r.elements(Float.self)),
@@ -78,9 +95,24 @@ public struct ModelComparison: Sendable {
             }
             result.samples += n
         }
+        if let cached, batchIndex != cached.count { throw FloatOutputs.Mismatch() }
+        if let recorded { cache?.batches = recorded }
         result.values = valueAcc.mapValues(\.statistics)
         result.outputs = agreement.errors.mapValues(\.statistics)
         result.top1 = agreement.top1
         return result
+    }
+}
+
+/// The float model's outputs on a feed, batch by batch, kept across comparisons with several
+/// quantized models (the Pareto sweep measures a dozen on the same test samples).
+public final class FloatOutputs: @unchecked Sendable {
+    /// Outputs of more bytes than this are not kept (each comparison then runs the float model).
+    public static let byteLimit = 512 << 20
+    var batches: [[String: RTensor]]?
+    public init() {}
+
+    struct Mismatch: Error, CustomStringConvertible {
+        var description: String { "the stored float outputs do not match the feed (another feed, batch or limit)" }
     }
 }

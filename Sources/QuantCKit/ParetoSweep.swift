@@ -110,10 +110,12 @@ struct ParetoSweep {
         var undecorated: [Model] = []
         var measuredMSE: [Double] = []
         var metricName = ""
+        // The float model runs once on the test samples, not once per point.
+        let floatOutputs = FloatOutputs()
         var floatMetric = 0.0
         func measure(_ label: String, _ q: Model, budget: String?, predicted: Double?, seconds: Double, fileBytes: Int) throws {
             let c = try ModelComparison.run(float: original, quantized: q, feed: feed, watch: [], labels: labels,
-                                            batch: batch, limit: limit, threads: threads)
+                                            batch: batch, limit: limit, threads: threads, floatOutputs: floatOutputs)
             let sqnrs = c.outputs.values.map { min($0.sqnr, 200) }
             let sqnr = sqnrs.isEmpty ? 0 : sqnrs.reduce(0, +) / Double(sqnrs.count)
             let metric: Double

@@ -1,0 +1,37 @@
+import Foundation
+import IR
+import Interpreter
+import Passes
+import XCTest
+
+/// ModelComparison: the same figures whatever the thread count, and with the float outputs
+/// kept across comparisons (the Pareto sweep's ``FloatOutputs``) as without them.
+final class ComparisonTests: XCTestCase {
+    func testFloatOutputsKeptGiveTheSameFigures() throws {
+        let model = try GPTQTests.load("digits_cnn")
+        let test = try SampleSource(folder: GPTQTests.root.appendingPathComponent("models/digits/test_x_img.npy").path,
+                                    inputs: model.graph.runtimeInputs)
+        var figures: [String] = []
+        let kept = FloatOutputs()
+        for pipeline in ["quantize(weights=int8)", "quantize(weights=int4,group=32)"] {
+            let (q, _) = try GPTQTests.run("canonicalize,calibrate(method=percentile),\(pipeline),insert-qdq", on: model, calibration: "calib_x_img.npy")
+            func describe(_ c: ModelComparison) -> String {
+                c.outputs.keys.sorted().map { "\($0) \(c.outputs[$0]!.sqnr) \(c.outputs[$0]!.cosine) \(c.top1[$0].map { "\($0.agree)/\($0.total)" } ?? "")" }
+                    .joined(separator: "; ")
+            }
+            let plain = try ModelComparison.run(float: model, quantized: q, feed: .files(test), watch: [], batch: 64, limit: 300, threads: 1)
+            let side = try ModelComparison.run(float: model, quantized: q, feed: .files(test), watch: [], batch: 64, limit: 300, threads: 2)
+            let cached = try ModelComparison.run(float: model, quantized: q, feed: .files(test), watch: [], batch: 64, limit: 300, threads: 2,
+                                                 floatOutputs: kept)
+            XCTAssertEqual(describe(side), describe(plain), pipeline)
+            XCTAssertEqual(describe(cached), describe(plain), pipeline)
+            XCTAssertEqual(cached.samples, 300)
+            figures.append(describe(plain))
+        }
+        XCTAssertNotEqual(figures[0], figures[1], "int8 and int4 models compare differently")
+        // Kept outputs of another feed length are refused, not misused.
+        let (q, _) = try GPTQTests.run("canonicalize,calibrate(method=percentile),quantize(weights=int8),insert-qdq", on: model, calibration: "calib_x_img.npy")
+        XCTAssertThrowsError(try ModelComparison.run(float: model, quantized: q, feed: .files(test), watch: [], batch: 64, limit: 400,
+                                                     threads: 2, floatOutputs: kept))
+    }
+}
