@@ -42,13 +42,13 @@ let package = Package(
         // The gfx803 model: occupancy, clang-15 read-out, roofline, tuner.
         .target(name: "GCN", dependencies: ["Artifact"], path: "Sources/GCN"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
-        .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS"], path: "Sources/Interpreter"),
+        // Inner loops in C so that they vectorize: the calibration histogram, a small-M product.
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "Interpreter", dependencies: ["IR", "COpenBLAS", "CKernels"], path: "Sources/Interpreter"),
         // Lowers a QDQ model to OpenCL C kernels, a launch plan and packed weights (issue 7).
         .target(name: "Codegen", dependencies: ["IR", "Interpreter", "Artifact", "GCN"], path: "Sources/Codegen"),
-        // The calibration histogram's inner loop, in C so that it vectorizes.
-        .target(name: "CCalibration", path: "Sources/CCalibration"),
         // The pass manager and one file per pass.
-        .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN", "CCalibration"], path: "Passes"),
+        .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN", "CKernels"], path: "Passes"),
         // The quantization report: per-layer table and report.json.
         .target(name: "Report", dependencies: ["IR", "Passes"], path: "Sources/Report"),
         // Import, pipeline, data sources, QDQ export, report and recipes behind one API.

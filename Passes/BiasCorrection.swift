@@ -151,8 +151,9 @@ public struct BiasCorrection: Pass {
         /// each output corrected in flight by `correcting`.
         func observe(_ inputs: [String: RTensor], on interpreter: Interpreter,
                      correcting: ((Int, [Double], Int, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void)?) throws
-            -> [Int: (sums: [Double], n: Int)] {
-            var batch: [Int: (sums: [Double], n: Int)] = [:]
+            -> [Int: [(sums: [Double], n: Int)]] {
+            // Per target, each observation (one per run, or one per iteration inside a Loop).
+            var batch: [Int: [(sums: [Double], n: Int)]] = [:]
             var mismatch: String?
             _ = try interpreter.run(inputs: inputs) { name, node, t in
                 guard let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
@@ -174,7 +175,7 @@ public struct BiasCorrection: Pass {
                         batchSums[c] += s
                     }
                 }
-                batch[k] = (batchSums, outer * inner)
+                batch[k, default: []].append((batchSums, outer * inner))
                 correcting?(k, batchSums, outer * inner, x.baseAddress!, outer, channels, inner)
             }
             if let mismatch { throw fail(mismatch) }
@@ -223,8 +224,10 @@ public struct BiasCorrection: Pass {
             } else {
                 try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: samples) { inputs, interpreter in
                     try observe(inputs, on: interpreter, correcting: nil)
-                } absorb: { _, batch in
-                    for k in batch.keys.sorted() { try accumulate(k, batch[k]!.sums, batch[k]!.n, node: targets[k].node.name) }
+                } absorb: { _, batch, _ in
+                    for k in batch.keys.sorted() {
+                        for o in batch[k]! { try accumulate(k, o.sums, o.n, node: targets[k].node.name) }
+                    }
                 }
             }
         } catch let e as PassError {

@@ -112,11 +112,12 @@ public struct Calibrate: Pass {
 
     /// Runs every batch, merging each float value's statistics.
     ///
-    /// The first batch runs alone and fixes each histogram's bin width; then rounds of
-    /// batches run, one per worker when batches are small (``InterpreterPool/runRounds``),
-    /// each batch binned at the widths so far, and are absorbed in batch order. Widths only
-    /// ever double, so the merged histograms equal sequential adding and the moving averages
-    /// see the batches in order.
+    /// Batches run in rounds, one per worker when they are small (``InterpreterPool/runRounds``).
+    /// A value whose histogram has a bin width when its round starts is binned apart at that
+    /// width (``BatchObservation``) and absorbed in batch order: widths then only differ by
+    /// powers of two, so the merged histograms and the moving averages are those of adding
+    /// one batch after the other. A value without a width yet (first seen, or only zeros so
+    /// far) is kept whole and added in batch order.
     func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
         var stats: [String: TensorStatistics] = [:]
@@ -125,24 +126,34 @@ public struct Calibrate: Pass {
         let total = min(limit, context.samples?.sampleCount ?? context.randomSamples ?? 0)
         let progress = context.showProgress ? Progress(total: total) : nil
         let bins = self.bins
-        // The widths batches of a round are binned at: the statistics before the round.
-        var widths: [String: TensorStatistics] = [:]
+        // The statistics when the round started (batches of a round run at once).
+        var atStart: [String: TensorStatistics] = [:]
+        struct Observed {
+            var binned: [String: BatchObservation] = [:]
+            /// Values without a bin width at the round's start, in the order they came.
+            var whole: [(String, RTensor)] = []
+        }
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
         do {
             // Every value of the model is observed: the interpreters run unfused.
             try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: limit,
-                                          roundStarts: { widths = stats }) { inputs, interpreter in
-                var batch: [String: TensorStatistics] = [:]
+                                          roundStarts: { atStart = stats }) { inputs, interpreter in
+                var observed = Observed()
                 func add(_ name: String, _ t: RTensor) {
-                    batch[name, default: widths[name]?.emptied() ?? TensorStatistics(bins: bins)].add(t)
+                    if let s = atStart[name], s.histogram.width > 0 {
+                        observed.binned[name, default: BatchObservation(binnedLike: s)].add(t, threads: interpreter.threads)
+                    } else {
+                        observed.whole.append((name, t))
+                    }
                 }
-                for (name, t) in inputs where t.type == .float32 { add(name, t) }
+                for (name, t) in inputs.sorted(by: { $0.key < $1.key }) where t.type == .float32 { add(name, t) }
                 _ = try interpreter.run(inputs: inputs) { name, _, t in
                     if t.type == .float32 { add(name, t) }
                 }
-                return batch
-            } absorb: { inputs, batch in
-                for (name, s) in batch { stats[name, default: TensorStatistics(bins: bins)].absorb(s) }
+                return observed
+            } absorb: { inputs, observed, threads in
+                for (name, b) in observed.binned { stats[name]!.absorb(b) }
+                for (name, t) in observed.whole { stats[name, default: TensorStatistics(bins: bins)].add(t, threads: threads) }
                 done += inputs.values.first?.shape.first ?? 1
                 progress?.update(done)
             }

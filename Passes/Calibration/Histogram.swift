@@ -1,4 +1,4 @@
-import CCalibration
+import CKernels
 import Interpreter
 
 /// A streaming histogram of |x| over [0, width·bins), plus exact min, max and
@@ -118,13 +118,17 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
     /// Doubles the bin width, merging bins pairwise.
     private mutating func grow() {
         let half = bins / 2
+        let odd = bins % 2 == 1 ? counts[bins - 1] : 0
         for i in 0..<half { counts[i] = counts[2 * i] + counts[2 * i + 1] }
         for i in half..<bins { counts[i] = 0 }
+        // With an odd bin count the last bin has no pair: it lands in bin `half`.
+        counts[half] += odd
         width *= 2
     }
 
-    /// An empty histogram with this one's bins and bin width: batches binned into it merge
-    /// back exactly (both widths are this width times a power of two).
+    /// An empty histogram with this one's bins and bin width: when the width is not 0,
+    /// batches binned into it merge back exactly (both widths are this width times a power of
+    /// two).
     public func emptied() -> AbsHistogram {
         var h = AbsHistogram(bins: bins)
         h.width = width

@@ -16,27 +16,22 @@ public struct TensorStatistics: Sendable, Codable, Equatable {
     public mutating func add(_ t: RTensor, threads: Int = 1) {
         // The histogram also returns this batch's own extremes, for the moving average.
         guard let (lo, hi) = histogram.add(UnsafeBufferPointer(t.elements(Float.self)), threads: threads) else { return }
+        average(lo, hi)
+    }
+
+    /// One observation's extremes into the moving averages.
+    mutating func average(_ lo: Float, _ hi: Float) {
         let c = Self.averagingConstant
         averageMin = averageMin.map { $0 + c * (lo - $0) } ?? lo
         averageMax = averageMax.map { $0 + c * (hi - $0) } ?? hi
     }
 
-    /// Empty statistics whose histogram has this one's bin width (``AbsHistogram/emptied()``),
-    /// for one batch binned apart and absorbed back.
-    public func emptied() -> TensorStatistics {
-        var s = TensorStatistics(bins: histogram.bins)
-        s.histogram = histogram.emptied()
-        return s
-    }
-
-    /// Absorbs the statistics of the next batch (one ``add(_:threads:)`` on ``emptied()``):
-    /// the same as adding that batch here.
-    public mutating func absorb(_ batch: TensorStatistics) {
+    /// Absorbs a batch binned apart (``BatchObservation``): the same as adding its
+    /// observations here one after the other, when these statistics had a bin width
+    /// (non-zero) when the observation was made from them.
+    public mutating func absorb(_ batch: BatchObservation) {
         histogram.merge(batch.histogram)
-        guard let lo = batch.averageMin, let hi = batch.averageMax else { return }
-        let c = Self.averagingConstant
-        averageMin = averageMin.map { $0 + c * (lo - $0) } ?? lo
-        averageMax = averageMax.map { $0 + c * (hi - $0) } ?? hi
+        for e in batch.extremes { average(e.low, e.high) }
     }
 
     /// The range `method` chooses.
@@ -48,5 +43,23 @@ public struct TensorStatistics: Sendable, Codable, Equatable {
         case .entropy: RangeSelection.entropy(histogram, maxClipped: maxClipped)
         case .mse: RangeSelection.mse(histogram)
         }
+    }
+}
+
+/// One batch of one tensor binned apart from its statistics, for parallel calibration: a
+/// histogram at the statistics' bin width (which must not be 0: the widths then differ by
+/// powers of two and merge exactly) and each observation's extremes, in order (a value inside
+/// a Loop body is observed once per iteration).
+public struct BatchObservation: Sendable {
+    public var histogram: AbsHistogram
+    public var extremes: [(low: Float, high: Float)] = []
+
+    public init(binnedLike statistics: TensorStatistics) {
+        precondition(statistics.histogram.width > 0, "a batch is binned apart only at a known width")
+        histogram = statistics.histogram.emptied()
+    }
+
+    public mutating func add(_ t: RTensor, threads: Int = 1) {
+        if let e = histogram.add(UnsafeBufferPointer(t.elements(Float.self)), threads: threads) { extremes.append(e) }
     }
 }

@@ -32,7 +32,16 @@ public struct ModelComparison: Sendable {
     public static func run(float: Model, quantized: Model, feed: SampleFeed, watch: [Watch], labels: [Int64]? = nil,
                            batch: Int = 64, limit: Int = .max, threads: Int = Parallel.defaultThreads,
                            floatOutputs: FloatOutputs? = nil) throws -> ModelComparison {
-        let cache = watch.isEmpty ? floatOutputs : nil
+        // What the kept outputs must have been computed on.
+        let source: String
+        switch feed {
+        case .files(let s): source = "\(s.folder) (\(s.files.count) files)"
+        case .random(let count, let seed): source = "\(count) random samples (seed \(seed))"
+        }
+        let key = "\(source), batch \(batch), limit \(limit), outputs "
+            + float.graph.outputs.map(\.name).joined(separator: ",") + ", \(float.graph.nodes.count) nodes"
+        let cache = watch.isEmpty && floatOutputs?.exceeded != true ? floatOutputs : nil
+        if let cache, let k = cache.key, k != key { throw FloatOutputs.Mismatch(kept: k, asked: key) }
         let cached = cache?.batches
         // With two threads or more the two models run side by side, each on half of them:
         // at batch 1 most operators are too small to split well over cores.
@@ -58,7 +67,10 @@ public struct ModelComparison: Sendable {
             let runs = try Parallel.map(2, threads: side ? 2 : 1) { i throws -> [String: RTensor] in
                 if i == 0 {
                     if let cached {
-                        guard batchIndex < cached.count else { throw FloatOutputs.Mismatch() }
+                        let n = inputs.values.first?.shape.first
+                        guard batchIndex < cached.count, cached[batchIndex].values.allSatisfy({ $0.shape.first == n }) else {
+                            throw FloatOutputs.Mismatch(kept: cache!.key ?? "", asked: key + " (batch \(batchIndex) differs)")
+                        }
                         return cached[batchIndex]
                     }
                     return try f!.run(inputs: inputs) { name, _, t in
@@ -74,7 +86,10 @@ public struct ModelComparison: Sendable {
             if recorded != nil {
                 recorded!.append(fo)
                 recordedBytes += fo.values.reduce(0) { $0 + $1.byteCount }
-                if recordedBytes > FloatOutputs.byteLimit { recorded = nil }
+                if recordedBytes > FloatOutputs.byteLimit {
+                    recorded = nil
+                    cache?.exceeded = true
+                }
             }
             for (name, t) in produced {
                 guard let fname = byQuantized[name], let r = reference[fname], r.count == t.count else { continue }
@@ -95,8 +110,13 @@ public struct ModelComparison: Sendable {
             }
             result.samples += n
         }
-        if let cached, batchIndex != cached.count { throw FloatOutputs.Mismatch() }
-        if let recorded { cache?.batches = recorded }
+        if let cached, batchIndex != cached.count {
+            throw FloatOutputs.Mismatch(kept: cache!.key ?? "", asked: key + " (\(batchIndex) batches, not \(cached.count))")
+        }
+        if let recorded {
+            cache?.batches = recorded
+            cache?.key = key
+        }
         result.values = valueAcc.mapValues(\.statistics)
         result.outputs = agreement.errors.mapValues(\.statistics)
         result.top1 = agreement.top1
@@ -106,13 +126,19 @@ public struct ModelComparison: Sendable {
 
 /// The float model's outputs on a feed, batch by batch, kept across comparisons with several
 /// quantized models (the Pareto sweep measures a dozen on the same test samples).
+/// A comparison with other inputs (feed kind and size, batch, limit, float model's outputs
+/// and node count) than the kept outputs' is refused, not answered from them.
 public final class FloatOutputs: @unchecked Sendable {
     /// Outputs of more bytes than this are not kept (each comparison then runs the float model).
     public static let byteLimit = 512 << 20
     var batches: [[String: RTensor]]?
+    var key: String?
+    /// The outputs were over ``byteLimit``: none are kept, and no later call tries again.
+    var exceeded = false
     public init() {}
 
     struct Mismatch: Error, CustomStringConvertible {
-        var description: String { "the stored float outputs do not match the feed (another feed, batch or limit)" }
+        var kept: String, asked: String
+        var description: String { "internal error: float outputs kept for \(kept) asked for \(asked)" }
     }
 }

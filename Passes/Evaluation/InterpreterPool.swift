@@ -52,13 +52,14 @@ extension InterpreterPool {
 
     /// Runs `model` on `feed`'s batches in rounds, on a pool made for the first batch's size:
     /// the first batch alone, then ``roundBatches(batchBytes:)`` batches at a time, one per
-    /// worker. `observe` runs a batch on the interpreter it is given (several at once);
-    /// `absorb` then takes each batch's result in batch order, on the calling thread, before
-    /// the next round starts. `roundStarts` is called before each round.
+    /// worker (one at a time with a single worker). `observe` runs a batch on the interpreter
+    /// it is given (several at once); `absorb` then takes each batch's result in batch order,
+    /// on the calling thread, with the thread count it may use, before the next round starts.
+    /// `roundStarts` is called before each round.
     static func runRounds<T>(model: Model, threads: Int, feed: SampleFeed, batch: Int, limit: Int,
                              roundStarts: () -> Void = {},
                              observe: ([String: RTensor], Interpreter) throws -> T,
-                             absorb: ([String: RTensor], T) throws -> Void) throws {
+                             absorb: ([String: RTensor], T, Int) throws -> Void) throws {
         var pool: InterpreterPool?
         var pending: [[String: RTensor]] = []
         var round = 1
@@ -72,13 +73,13 @@ extension InterpreterPool {
                 defer { pool.give(interpreter) }
                 return try observe(batches[i], interpreter)
             }
-            for (inputs, result) in zip(batches, results) { try absorb(inputs, result) }
+            for (inputs, result) in zip(batches, results) { try absorb(inputs, result, threads) }
         }
         try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: batch, limit: limit) { b in
             pending.append(b)
             if pool == nil {
                 pool = try InterpreterPool(model: model, threads: threads, first: b)
-                round = roundBatches(batchBytes: b.values.reduce(0) { $0 + $1.byteCount })
+                round = pool!.count == 1 ? 1 : roundBatches(batchBytes: b.values.reduce(0) { $0 + $1.byteCount })
                 try run()
             } else if pending.count == round {
                 try run()

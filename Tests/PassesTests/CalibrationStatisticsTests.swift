@@ -1,3 +1,4 @@
+import IR
 import Interpreter
 import Passes
 import XCTest
@@ -59,25 +60,35 @@ final class CalibrationStatisticsTests: XCTestCase {
     }
 
     /// What parallel calibration does: the first batch sets the width, every later batch is
-    /// binned apart at the width so far (``TensorStatistics/emptied()``) and absorbed in order.
-    /// Widths only double, so the result is the sequential one exactly, moving averages included.
+    /// binned apart at the width its round started with (``BatchObservation``) and absorbed in
+    /// order. Widths only double, so the result is the sequential one exactly, moving averages
+    /// included, also when a value is observed several times in one batch (a Loop body).
     func testBatchesBinnedApartAndAbsorbedEqualSequentialAdding() {
         let batches: [[Float]] = (0..<12).map { b in gaussian(3_000, seed: UInt64(b + 1)).map { $0 * Float(1 + b * b) } }
-        var sequential = TensorStatistics(bins: 2048)
-        for b in batches { sequential.add(RTensor(floats: b, shape: [b.count])) }
-        var merged = TensorStatistics(bins: 2048)
-        merged.add(RTensor(floats: batches[0], shape: [batches[0].count]))
-        // Two rounds, each binned against the widths at its start.
-        for round in [Array(batches[1..<7]), Array(batches[7...])] {
-            let start = merged
-            let parts = round.map { b -> TensorStatistics in
-                var s = start.emptied()
-                s.add(RTensor(floats: b, shape: [b.count]))
-                return s
+        func tensor(_ v: [Float]) -> RTensor { RTensor(floats: v, shape: [v.count]) }
+        for bins in [2048, 257] {
+            var sequential = TensorStatistics(bins: bins)
+            for b in batches {
+                sequential.add(tensor(b))
+                sequential.add(tensor(b.map { $0 / 3 }))  // observed twice per batch
             }
-            for p in parts { merged.absorb(p) }
+            var merged = TensorStatistics(bins: bins)
+            merged.add(tensor(batches[0]))
+            merged.add(tensor(batches[0].map { $0 / 3 }))
+            // Two rounds, each binned at the width the round started with.
+            for round in [Array(batches[1..<7]), Array(batches[7...])] {
+                let start = merged
+                let parts = round.map { b -> BatchObservation in
+                    var o = BatchObservation(binnedLike: start)
+                    o.add(tensor(b))
+                    o.add(tensor(b.map { $0 / 3 }))
+                    return o
+                }
+                for p in parts { merged.absorb(p) }
+            }
+            XCTAssertEqual(merged, sequential, "\(bins) bins")
+            XCTAssertEqual(merged.histogram.counts.reduce(0, +), merged.histogram.total, "\(bins) bins: no count lost growing")
         }
-        XCTAssertEqual(merged, sequential)
         // A histogram of zeros only (no width yet) merges with one that has a width.
         var zeros = AbsHistogram()
         [Float](repeating: 0, count: 10).withUnsafeBufferPointer { zeros.add($0) }
@@ -116,5 +127,60 @@ final class CalibrationStatisticsTests: XCTestCase {
         // Optimal symmetric 8-bit clipping for N(0,1) is around 3–4.5 σ.
         XCTAssertGreaterThan(t, 2.5)
         XCTAssertLessThan(t, g.absMax)
+    }
+}
+
+/// The calibrate pass's statistics do not depend on the thread count (which decides how many
+/// batches run at once), and equal adding every batch in order, also for a value that has no
+/// bin width when a round starts: `Relu(x − t)` on 1×4 random inputs, t just above the first
+/// sample's largest value, is all zeros on the first batch and not on some later ones.
+final class CalibratePassTests: XCTestCase {
+    static let threshold: Float = {
+        var first: Float = 0
+        try? SampleFeed.random(count: 1, seed: 0xCA11B).forEachBatch(inputs: [ValueInfo(name: "x", type: input)], batch: 1) { feed in
+            first = feed["x"]!.floatArray().max()!
+        }
+        return first + 1e-3
+    }()
+    static let input = ValueType.tensor(TensorType(.float32, [.symbolic("N"), .fixed(4)]))
+
+    static func model() -> Model {
+        var g = Graph(name: "g", inputs: [ValueInfo(name: "x", type: input)], outputs: [ValueInfo(name: "y", type: nil)], nodes: [
+            Node(name: "shift", opType: "Sub", inputs: ["x", "t"], outputs: ["s"]),
+            Node(name: "relu", opType: "Relu", inputs: ["s"], outputs: ["y"]),
+        ])
+        g.initializers["t"] = Tensor(floats: [threshold], shape: [1], name: "t")
+        return Model(opsetImports: [OpsetImport(domain: "", version: 13)], graph: g)
+    }
+
+    func testStatisticsDoNotDependOnThreadsAndEqualSequentialAdding() throws {
+        func ranges(threads: Int) throws -> [String: ValueRange] {
+            var m = Self.model()
+            var manager = PassManager(passes: try PassRegistry.pipeline("calibrate(method=entropy,batch=1)"))
+            manager.context.randomSamples = 300
+            manager.context.threads = threads
+            try manager.run(on: &m)
+            return m.quantization.ranges
+        }
+        // Sequentially, by hand.
+        let interpreter = try Interpreter(model: Self.model(), threads: 1, fuse: false)
+        var stats: [String: TensorStatistics] = [:]
+        var firstZero = false, nonZeroLater = false, batches = 0
+        try SampleFeed.random(count: 300, seed: 0xCA11B).forEachBatch(inputs: interpreter.inputs, batch: 1) { feed in
+            for (name, t) in feed { stats[name, default: TensorStatistics(bins: 2048)].add(t) }
+            _ = try interpreter.run(inputs: feed) { name, _, t in
+                stats[name, default: TensorStatistics(bins: 2048)].add(t)
+                if name == "y" {
+                    let zero = t.floatArray().allSatisfy { $0 == 0 }
+                    if batches == 0 { firstZero = zero } else if !zero { nonZeroLater = true }
+                }
+            }
+            batches += 1
+        }
+        XCTAssertTrue(firstZero && nonZeroLater, "the test needs y all zeros in the first batch and not after")
+        let expected = stats.mapValues { $0.range(.entropy, percentile: 99.99) }
+        for threads in [1, 2, 3] {
+            XCTAssertEqual(try ranges(threads: threads), expected, "threads \(threads)")
+        }
     }
 }

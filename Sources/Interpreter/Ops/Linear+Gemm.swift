@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 #if canImport(Glibc)
 import Glibc
@@ -69,6 +70,11 @@ enum Blas {
 
     /// The vector extensions of this CPU and OS: 2 = AVX-512, 1 = AVX2 + FMA, 0 = neither.
     static var cpuVectorLevel: Int { Int(qc_cpu_vector_level()) }
+
+    /// Whether products of a few rows with a large transposed weight take CKernels' AVX-512
+    /// kernel (else OpenBLAS). `QUANTC_NO_SMALL_ROWS_KERNEL=1` turns it off, for comparisons.
+    static let smallRowsKernel: Bool = qc_sgemm_nt_available() != 0
+        && getenv("QUANTC_NO_SMALL_ROWS_KERNEL") == nil
 
     /// Call before BLAS work: another kernel may have raised the thread count.
     @inline(__always)
@@ -167,6 +173,15 @@ extension Float: GemmScalar {
                                     Int32(max(lda, 1)), x, Int32(incx), beta, c + r.lowerBound * ldc, Int32(max(ldc, 1)))
                     }
                 }
+            }
+            return
+        }
+        if !transA && transB && m <= 64 && n * k >= 1 << 20 && Blas.smallRowsKernel {
+            // A few rows against a large weight: read in place (see CKernels/gemm_nt.c), split
+            // over the weight's rows; each element is summed the same way on any thread count.
+            let step = 64
+            Parallel.forEach((n + step - 1) / step, threads: threads) { r in
+                qc_sgemm_nt_rows(m, r.lowerBound * step, min(n, r.upperBound * step), k, alpha, a, lda, b, ldb, beta, c, ldc)
             }
             return
         }

@@ -2,8 +2,8 @@
 // its two halves then compile to vector code: bin indices for a block of values (abs,
 // widen to double, scale, clamp, truncate; no traps), then the increments, spread over four
 // copies of the counts so that a run of equal indices (the zeros of a ReLU's output) is not
-// one chain of dependent stores.
-#include "qc_histogram.h"
+// one chain of dependent stores (for calls of at least four values per bin).
+#include "qc_kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,19 +12,12 @@
 enum { BLOCK = 1024, COPIES = 4 };
 
 void qc_histogram_bin_abs(const float *values, long count, double scale, int32_t *counts, int32_t bins) {
-    // One extra slot per copy takes the non-finite values.
-    const long stride = (long)bins + 1;
-    int32_t *copies = calloc((size_t)(COPIES * stride), sizeof(int32_t));
-    if (!copies) {
-        for (long i = 0; i < count; i++) {
-            float v = values[i];
-            if (!isfinite(v)) continue;
-            double a = fabs((double)v) * scale;
-            counts[a < (double)(bins - 1) ? (int32_t)a : bins - 1] += 1;
-        }
-        return;
-    }
     const double last = (double)(bins - 1);
+    // Counting is unsigned (wraps like Swift's &+=, never undefined).
+    uint32_t *out = (uint32_t *)counts;
+    // One extra slot per copy takes the non-finite values. Few values: one copy, the caller's.
+    const long stride = (long)bins + 1;
+    uint32_t *copies = count >= 4L * bins ? calloc((size_t)(COPIES * stride), sizeof(uint32_t)) : NULL;
     int32_t index[BLOCK];
     for (long start = 0; start < count; start += BLOCK) {
         const long n = count - start < BLOCK ? count - start : BLOCK;
@@ -37,17 +30,22 @@ void qc_histogram_bin_abs(const float *values, long count, double scale, int32_t
             // x - x is 0 exactly for finite x, NaN for ±inf and NaN.
             index[i] = (x - x == 0.0f) ? k : bins;
         }
+        if (!copies) {
+            for (long i = 0; i < n; i++)
+                if (index[i] < bins) out[index[i]] += 1u;
+            continue;
+        }
         long i = 0;
         for (; i + COPIES <= n; i += COPIES) {
-            copies[index[i]] += 1;
-            copies[stride + index[i + 1]] += 1;
-            copies[2 * stride + index[i + 2]] += 1;
-            copies[3 * stride + index[i + 3]] += 1;
+            copies[index[i]] += 1u;
+            copies[stride + index[i + 1]] += 1u;
+            copies[2 * stride + index[i + 2]] += 1u;
+            copies[3 * stride + index[i + 3]] += 1u;
         }
-        for (; i < n; i++) copies[index[i]] += 1;
+        for (; i < n; i++) copies[index[i]] += 1u;
     }
-    for (long k = 0; k < bins; k++) {
-        counts[k] += copies[k] + copies[stride + k] + copies[2 * stride + k] + copies[3 * stride + k];
+    if (copies) {
+        for (long k = 0; k < bins; k++) out[k] += copies[k] + copies[stride + k] + copies[2 * stride + k] + copies[3 * stride + k];
+        free(copies);
     }
-    free(copies);
 }

@@ -1,0 +1,20 @@
+#ifndef QC_KERNELS_H
+#define QC_KERNELS_H
+
+#include <stdint.h>
+
+/// Counts |values[i]| into `bins` bins of width 1/scale: bin min(trunc(|v| * scale), bins - 1),
+/// with |v| * scale in double precision. Non-finite values are skipped. `counts` has `bins`
+/// entries and is added to. (histogram.c)
+void qc_histogram_bin_abs(const float *values, long count, double scale, int32_t *counts, int32_t bins);
+
+/// Whether qc_sgemm_nt_rows runs on this machine (AVX-512F with the OS saving its state).
+int qc_sgemm_nt_available(void);
+
+/// C[i, j] = alpha * sum_p A[i, p] * B[j, p] + beta * C[i, j] for i < m and j in [j0, j1):
+/// A [m, k] and B [n, k] row-major (B is a weight read row by row, never repacked), each
+/// element summed in a fixed order whatever the split of j. (gemm_nt.c)
+void qc_sgemm_nt_rows(long m, long j0, long j1, long k, float alpha, const float *a, long lda,
+                      const float *b, long ldb, float beta, float *c, long ldc);
+
+#endif
