@@ -48,8 +48,9 @@ public struct ModelComparison: Sendable {
         let side = threads >= 2 && cached == nil
         let f = cached == nil ? try Interpreter(model: float, threads: side ? max(1, threads / 2) : threads) : nil
         let q = try Interpreter(model: quantized, threads: side ? max(1, threads - threads / 2) : threads)
-        var recorded: [[String: RTensor]]? = cache != nil && cached == nil ? [] : nil
+        var recorded: [(samples: Int, outputs: [String: RTensor])]? = cache != nil && cached == nil ? [] : nil
         var batchIndex = 0, recordedBytes = 0
+        func samples(_ inputs: [String: RTensor]) -> Int { inputs.values.first?.shape.first ?? 1 }
         let floatWatched = Set(watch.map(\.float))
         let byQuantized = Dictionary(watch.map { ($0.quantized, $0.float) }, uniquingKeysWith: { a, _ in a })
         var valueAcc: [String: ErrorAccumulator] = [:]
@@ -67,11 +68,10 @@ public struct ModelComparison: Sendable {
             let runs = try Parallel.map(2, threads: side ? 2 : 1) { i throws -> [String: RTensor] in
                 if i == 0 {
                     if let cached {
-                        let n = inputs.values.first?.shape.first
-                        guard batchIndex < cached.count, cached[batchIndex].values.allSatisfy({ $0.shape.first == n }) else {
+                        guard batchIndex < cached.count, cached[batchIndex].samples == samples(inputs) else {
                             throw FloatOutputs.Mismatch(kept: cache!.key ?? "", asked: key + " (batch \(batchIndex) differs)")
                         }
-                        return cached[batchIndex]
+                        return cached[batchIndex].outputs
                     }
                     return try f!.run(inputs: inputs) { name, _, t in
                         if floatWatched.contains(name), t.type == .float32 { reference[name] = t }
@@ -84,7 +84,7 @@ public struct ModelComparison: Sendable {
             let (fo, qo) = (runs[0], runs[1])
             batchIndex += 1
             if recorded != nil {
-                recorded!.append(fo)
+                recorded!.append((samples(inputs), fo))
                 recordedBytes += fo.values.reduce(0) { $0 + $1.byteCount }
                 if recordedBytes > FloatOutputs.byteLimit {
                     recorded = nil
@@ -96,7 +96,7 @@ public struct ModelComparison: Sendable {
                 valueAcc[fname, default: ErrorAccumulator()].add(reference: UnsafeBufferPointer(r.elements(Float.self)),
                                                                  approximation: UnsafeBufferPointer(t.elements(Float.self)))
             }
-            let n = inputs.values.first?.shape.first ?? 1
+            let n = samples(inputs)
             let rows = agreement.add(reference: fo, quantized: qo, outputs: outputNames)
             if let classOutput, let labels, let (fa, qa) = rows[classOutput], fa.count == n {
                 var acc = result.accuracy ?? (0, 0, 0)
@@ -131,7 +131,8 @@ public struct ModelComparison: Sendable {
 public final class FloatOutputs: @unchecked Sendable {
     /// Outputs of more bytes than this are not kept (each comparison then runs the float model).
     public static let byteLimit = 512 << 20
-    var batches: [[String: RTensor]]?
+    /// Per batch: its sample count and the float model's outputs.
+    var batches: [(samples: Int, outputs: [String: RTensor])]?
     var key: String?
     /// The outputs were over ``byteLimit``: none are kept, and no later call tries again.
     var exceeded = false

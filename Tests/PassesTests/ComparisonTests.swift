@@ -34,4 +34,21 @@ final class ComparisonTests: XCTestCase {
         XCTAssertThrowsError(try ModelComparison.run(float: model, quantized: q, feed: .files(test), watch: [], batch: 64, limit: 400,
                                                      threads: 2, floatOutputs: kept))
     }
+
+    /// Kept outputs are matched to batches by the batch's sample count, not by the outputs'
+    /// leading dimension, which need not be the batch (here it is the 4 features).
+    func testFloatOutputsOfOutputsThatDoNotLeadWithTheBatch() throws {
+        let x = ValueType.tensor(TensorType(.float32, [.symbolic("N"), .fixed(4)]))
+        let g = Graph(name: "g", inputs: [ValueInfo(name: "x", type: x)], outputs: [ValueInfo(name: "y", type: nil)], nodes: [
+            Node(name: "t", opType: "Transpose", inputs: ["x"], outputs: ["y"], attributes: [Attribute("perm", .ints([1, 0]))]),
+        ])
+        let model = Model(opsetImports: [OpsetImport(domain: "", version: 13)], graph: g)
+        let kept = FloatOutputs()
+        for _ in 0..<2 {
+            let c = try ModelComparison.run(float: model, quantized: model, feed: .random(count: 40, seed: 7), watch: [], batch: 16,
+                                            threads: 2, floatOutputs: kept)
+            XCTAssertEqual(c.samples, 40)
+            XCTAssertEqual(c.outputs["y"]?.cosine ?? 0, 1, accuracy: 1e-12)
+        }
+    }
 }
