@@ -147,20 +147,20 @@ public struct BiasCorrection: Pass {
         var sums = [[Double]](repeating: [], count: targets.count)
         var counts = [Int](repeating: 0, count: targets.count)
 
-        /// One batch: per target, its output's channel sums and element count per channel,
-        /// each output corrected in flight by `correcting`.
-        func observe(_ inputs: [String: RTensor], on interpreter: Interpreter,
-                     correcting: ((Int, [Double], Int, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void)?) throws
+        /// One batch: per target, each observation's channel sums and element count per channel
+        /// (one per run, or one per iteration inside a Loop). With `correct`, each observation is
+        /// accumulated at once and its output corrected by the running mean of the shift so far,
+        /// as if the bias already were (then nothing is returned).
+        func observe(_ inputs: [String: RTensor], on interpreter: Interpreter, correct: Bool) throws
             -> [Int: [(sums: [Double], n: Int)]] {
-            // Per target, each observation (one per run, or one per iteration inside a Loop).
             var batch: [Int: [(sums: [Double], n: Int)]] = [:]
-            var mismatch: String?
+            var failure: PassError?
             _ = try interpreter.run(inputs: inputs) { name, node, t in
-                guard let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
+                guard failure == nil, let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
                 let shape = t.shape
                 let axis = targets[k].axis < 0 ? shape.count + targets[k].axis : targets[k].axis
                 guard axis >= 0, axis < shape.count else {
-                    mismatch = "layer '\(node.name)': output of rank \(shape.count) has no channel axis \(targets[k].axis)"
+                    failure = fail("layer '\(node.name)': output of rank \(shape.count) has no channel axis \(targets[k].axis)")
                     return
                 }
                 let channels = shape[axis]
@@ -175,10 +175,23 @@ public struct BiasCorrection: Pass {
                         batchSums[c] += s
                     }
                 }
-                batch[k, default: []].append((batchSums, outer * inner))
-                correcting?(k, batchSums, outer * inner, x.baseAddress!, outer, channels, inner)
+                guard correct else {
+                    batch[k, default: []].append((batchSums, outer * inner))
+                    return
+                }
+                do throws(PassError) { try accumulate(k, batchSums, outer * inner, node: node.name) } catch {
+                    failure = error
+                    return
+                }
+                for c in 0..<channels {
+                    let shift = Float(sums[k][c] / Double(counts[k]))
+                    for o in 0..<outer {
+                        let base = (o * channels + c) * inner
+                        for i in 0..<inner { x[base + i] -= shift }
+                    }
+                }
             }
-            if let mismatch { throw fail(mismatch) }
+            if let failure { throw failure }
             return batch
         }
         func accumulate(_ k: Int, _ batchSums: [Double], _ n: Int, node: String) throws(PassError) {
@@ -202,28 +215,13 @@ public struct BiasCorrection: Pass {
                 // Corrections run on all samples at once: in batches, later batches' shifts would be
                 // measured under upstream corrections that earlier batches had only estimated (it
                 // cost the MLP 14 dB of output SQNR); the memory is the price.
-                var failure: PassError?
                 let interpreter = try Interpreter(model: model, threads: context.threads, fuse: false)
                 try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: samples, limit: samples) { inputs in
-                    _ = try observe(inputs, on: interpreter) { k, batchSums, n, x, outer, channels, inner in
-                        do throws(PassError) { try accumulate(k, batchSums, n, node: targets[k].node.name) } catch {
-                            if failure == nil { failure = error }
-                            return
-                        }
-                        // This output as if the bias were already corrected by the shift so far.
-                        for c in 0..<channels {
-                            let shift = Float(sums[k][c] / Double(counts[k]))
-                            for o in 0..<outer {
-                                let base = (o * channels + c) * inner
-                                for i in 0..<inner { x[base + i] -= shift }
-                            }
-                        }
-                    }
-                    if let failure { throw failure }
+                    _ = try observe(inputs, on: interpreter, correct: true)
                 }
             } else {
                 try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: samples) { inputs, interpreter in
-                    try observe(inputs, on: interpreter, correcting: nil)
+                    try observe(inputs, on: interpreter, correct: false)
                 } absorb: { _, batch, _ in
                     for k in batch.keys.sorted() {
                         for o in batch[k]! { try accumulate(k, o.sums, o.n, node: targets[k].node.name) }

@@ -46,8 +46,8 @@ final class InterpreterPool: @unchecked Sendable {
 
 extension InterpreterPool {
     /// Batches per parallel round: 8, fewer when 8 batches of inputs would hold over 64 MiB
-    /// (at least 2). It depends on the data alone, never on the thread count, so neither does
-    /// anything computed round by round.
+    /// (at least 2). Callers absorb results in batch order and must not let the round size
+    /// change them (calibration and bias correction equal one batch after the other).
     static func roundBatches(batchBytes: Int) -> Int { max(2, min(8, (64 << 20) / max(batchBytes, 1))) }
 
     /// Runs `model` on `feed`'s batches in rounds, on a pool made for the first batch's size:

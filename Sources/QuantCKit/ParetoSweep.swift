@@ -104,10 +104,9 @@ struct ParetoSweep {
 
         // Measure every point against the float model.
         var points: [ParetoPoint] = []
-        var models: [Model] = []
         var stages: [String] = []
-        // Each point's model before insert-qdq, for the chosen point's bias correction.
-        var undecorated: [Model] = []
+        // Each point's decisions (its model before insert-qdq), from which the chosen one is written.
+        var decisions: [Model] = []
         var measuredMSE: [Double] = []
         var metricName = ""
         // The float model runs once on the test samples, not once per point.
@@ -139,7 +138,6 @@ struct ParetoSweep {
                                       weightBytes: bytes(q), fileBytes: fileBytes, metricName: metricName, metric: metric, sqnr: sqnr,
                                       predicted: predicted, seconds: seconds,
                                       baselines: q.quantization.allocation?.baselines?.map(SolverBaseline.init)))
-            models.append(q)
         }
         // Each point is written once to measure its file size.
         let scratch = NSTemporaryDirectory() + "/quantc-sweep-\(getpid())-\(UInt64(DispatchTime.now().uptimeNanoseconds)).onnx"
@@ -155,7 +153,7 @@ struct ParetoSweep {
             try ONNXExporter.write(q, to: path)
             let seconds = now() - t + extraSeconds
             stages.append(start.quantization.sensitivities.isEmpty ? text : "\(scoring),\(text)")
-            undecorated.append(decided)
+            decisions.append(decided)
             try measure(label, q, budget: budget, predicted: q.quantization.allocation?.predicted, seconds: seconds, fileBytes: fileSize(path))
         }
         try produce("int8", "quantize(weights=int8,reduce-range=true)", from: base, budget: nil)
@@ -201,7 +199,7 @@ struct ParetoSweep {
         let mixed = points.indices.filter { points[$0].predicted != nil }
         if let p = points[chosen].predicted {
             let rho = SpearmanCorrelation.rho(mixed.map { points[$0].predicted! }, mixed.map { measuredMSE[$0] })
-            let objective = models[chosen].quantization.allocation?.objective ?? "?"
+            let objective = decisions[chosen].quantization.allocation?.objective ?? "?"
             notes.append(String(format: "pareto: chosen %@: predicted Σ Ω (%@) = %.4g, measured output MSE = %.4g (SQNR %.1f dB); ",
                                 points[chosen].label, objective, p, measuredMSE[chosen], points[chosen].sqnr ?? 0)
                 + "over the \(mixed.count) mixed points Spearman ρ(predicted, measured MSE) = " + (rho.map { String(format: "%.3f", $0) } ?? "n/a"))
@@ -209,12 +207,12 @@ struct ParetoSweep {
         if let line = Self.solverComparison(points) { notes.append(line) }
         // The points compare allocations (and roundings) without bias correction, uniform and
         // mixed alike; the model written is the chosen point bias-corrected as the default
-        // pipeline does, i.e. the model `--budget` alone writes.
-        var model = models[chosen]
-        var stage = stages[chosen] + ",insert-qdq"
+        // pipeline does, i.e. the model `--budget` alone writes (insert-qdq alone gives the
+        // point's measured model again).
+        let finish = (options.biasCorrection ? QuantizeOptions.biasCorrectionStage + "," : "") + "insert-qdq"
+        var model = try run(finish, on: decisions[chosen])
+        let stage = stages[chosen] + "," + finish
         if options.biasCorrection {
-            model = try run(QuantizeOptions.biasCorrectionStage + ",insert-qdq", on: undecorated[chosen])
-            stage = stages[chosen] + "," + QuantizeOptions.biasCorrectionStage + ",insert-qdq"
             notes.append("pareto: the curve's points are not bias-corrected; the model written (\(points[chosen].label)) is, "
                          + "as --budget alone writes it (its end-to-end figures above)")
         }
