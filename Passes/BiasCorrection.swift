@@ -62,18 +62,25 @@ public struct BiasCorrection: Pass {
         guard context.samples != nil || context.randomSamples != nil else {
             throw fail("needs calibration data (--calibration DIR, or --calibration-random N)")
         }
+        // Before `targets` gives shared biases copies of their own.
+        let fingerprint = context.layerOutputSums.map { _ in LayerOutputSums.fingerprint(model) }
         let targets = try self.targets(&model, context: &context)
         guard !targets.isEmpty else { return }
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
 
-        // E[y] of every target, from one run of the float model.
-        let reference = try channelMeans(of: model, targets: targets, feed: feed, context: context)
+        // E[y] of every target: what calibration recorded, or one run of the float model.
+        let reference: [[Double]], peak: Int
+        if let recorded = context.layerOutputSums, recorded.model == fingerprint, let r = recordedMeans(recorded, targets: targets, feed: feed) {
+            (reference, peak) = r
+            context.count("float layer outputs taken from calibration")
+        } else {
+            (reference, peak) = try floatMeans(of: model, targets: targets, feed: feed, context: context)
+        }
         // One run of the QDQ model in graph order: when layer k's output appears, its mean
-        // shift per channel (upstream layers already corrected in flight) is folded into a
-        // running mean over the batches so far and subtracted from the output before later
-        // layers read it — what correcting k's bias does, without re-running the prefix per
-        // layer (O(L) instead of O(L²)). The int32 rounding of the corrected bias is the only
-        // difference from the exported model.
+        // shift per channel over the samples (upstream layers already corrected in flight) is
+        // subtracted from the output before later layers read it — what correcting k's bias
+        // does, without re-running the prefix per layer (O(L) instead of O(L²)). The int32
+        // rounding of the corrected bias is the only difference from the exported model.
         var q = model
         var scratch = PassContext()
         scratch.threads = context.threads
@@ -86,7 +93,8 @@ public struct BiasCorrection: Pass {
             }
             qTargets[k].node = node
         }
-        let shifts = try channelMeans(of: q, targets: qTargets, feed: feed, context: context, correcting: reference)
+        let shifts = try correctedShifts(of: q, targets: qTargets, feed: feed, context: context,
+                                         reference: reference, floatPeakBytes: peak)
         for (k, t) in targets.enumerated() {
             let biasName = model.quantization.layers[t.layer].bias!
             guard var bias = model.graph.initializers[biasName]?.floatValues(), bias.count == shifts[k].count else {
@@ -128,104 +136,148 @@ public struct BiasCorrection: Pass {
                 model.graph.nodes[ni].inputs[bi] = name
                 model.quantization.layers[li].bias = name
             }
-            let axis = ["Conv", "ConvTranspose"].contains(node.opType) ? 1 : -1
+            let axis = LayerOutputSums.channelAxis(node.opType) ?? -1
             result.append(Target(layer: li, node: model.graph.nodes[ni], biasInput: bi, axis: axis))
         }
         return result
     }
 
-    /// Per target, the mean over samples (and all other axes) of each channel of its output.
-    /// With `reference` (the float model's means), the running mean of the shift from it
-    /// instead, each output corrected by the shift so far as it is produced.
-    ///
-    /// Without `reference` the batches are independent: rounds of them run one per worker
-    /// (``InterpreterPool/runRounds``) and their sums are added in batch order, as one worker would.
-    func channelMeans(of model: Model, targets: [Target], feed: SampleFeed, context: PassContext,
-                      correcting reference: [[Double]]? = nil) throws(PassError) -> [[Double]] {
-        func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
-        let slot = Dictionary(targets.enumerated().map { ($1.node.outputs[0], $0) }, uniquingKeysWith: { a, _ in a })
+    /// Per channel of a target's output: the sum over every other axis, and the count summed.
+    static func channelSums(_ t: RTensor, target: Target) throws(PassError) -> (sums: [Double], n: Int) {
+        guard let result = LayerOutputSums.channelSums(t, axis: target.axis) else {
+            throw PassError(pass: name, message: "layer '\(target.node.name)': output of rank \(t.shape.count) has no channel axis \(target.axis)")
+        }
+        return result
+    }
+
+    /// The target whose output `value` is, if `node` is its node and the value is float.
+    static func slot(_ slots: [String: Int], _ targets: [Target], _ value: String, _ node: Node, _ t: RTensor) -> Int? {
+        guard let k = slots[value], node.name == targets[k].node.name, t.type == .float32 else { return nil }
+        return k
+    }
+
+    /// Per target, the mean over samples (and all other axes) of each channel of its output in
+    /// the float model; and the most bytes of intermediate values one batch held at once.
+    /// Batches are independent: rounds of them run one per worker (``InterpreterPool/runRounds``)
+    /// and their sums are added in batch order, as one worker would.
+    func floatMeans(of model: Model, targets: [Target], feed: SampleFeed,
+                    context: PassContext) throws(PassError) -> (means: [[Double]], peakBytes: Int) {
+        let slots = Dictionary(targets.enumerated().map { ($1.node.outputs[0], $0) }, uniquingKeysWith: { a, _ in a })
         var sums = [[Double]](repeating: [], count: targets.count)
         var counts = [Int](repeating: 0, count: targets.count)
-
-        /// One batch: per target, each observation's channel sums and element count per channel
-        /// (one per run, or one per iteration inside a Loop). With `correct`, each observation is
-        /// accumulated at once and its output corrected by the running mean of the shift so far,
-        /// as if the bias already were (then nothing is returned).
-        func observe(_ inputs: [String: RTensor], on interpreter: Interpreter, correct: Bool) throws
-            -> [Int: [(sums: [Double], n: Int)]] {
-            var batch: [Int: [(sums: [Double], n: Int)]] = [:]
-            var failure: PassError?
-            _ = try interpreter.run(inputs: inputs) { name, node, t in
-                guard failure == nil, let k = slot[name], node.name == targets[k].node.name, t.type == .float32 else { return }
-                let shape = t.shape
-                let axis = targets[k].axis < 0 ? shape.count + targets[k].axis : targets[k].axis
-                guard axis >= 0, axis < shape.count else {
-                    failure = fail("layer '\(node.name)': output of rank \(shape.count) has no channel axis \(targets[k].axis)")
-                    return
-                }
-                let channels = shape[axis]
-                let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
-                let x = t.elements(Float.self)
-                var batchSums = [Double](repeating: 0, count: channels)
-                for o in 0..<outer {
-                    for c in 0..<channels {
-                        let base = (o * channels + c) * inner
-                        var s = 0.0
-                        for i in 0..<inner { s += Double(x[base + i]) }
-                        batchSums[c] += s
+        var peak = 0
+        do {
+            try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: samples) {
+                inputs, interpreter, _ in
+                // Per target, each observation's sums (one per run, or one per iteration inside a Loop).
+                var batch: [Int: [(sums: [Double], n: Int)]] = [:]
+                var failure: PassError?
+                _ = try interpreter.run(inputs: inputs) { name, node, t in
+                    guard failure == nil, let k = Self.slot(slots, targets, name, node, t) else { return }
+                    do throws(PassError) { batch[k, default: []].append(try Self.channelSums(t, target: targets[k])) } catch {
+                        failure = error
                     }
                 }
-                guard correct else {
-                    batch[k, default: []].append((batchSums, outer * inner))
-                    return
-                }
-                do throws(PassError) { try accumulate(k, batchSums, outer * inner, node: node.name) } catch {
-                    failure = error
-                    return
-                }
-                for c in 0..<channels {
-                    let shift = Float(sums[k][c] / Double(counts[k]))
-                    for o in 0..<outer {
-                        let base = (o * channels + c) * inner
-                        for i in 0..<inner { x[base + i] -= shift }
+                if let failure { throw failure }
+                return (batch, interpreter.peakActivationBytes)  // each pool interpreter runs one batch at a time
+            } absorb: { _, result, _ in
+                peak = max(peak, result.1)
+                for k in result.0.keys.sorted() {
+                    for o in result.0[k]! {
+                        if sums[k].isEmpty { sums[k] = [Double](repeating: 0, count: o.sums.count) }
+                        guard sums[k].count == o.sums.count else {
+                            throw PassError(pass: Self.name, message: "layer '\(targets[k].node.name)': output channels changed from \(sums[k].count) to \(o.sums.count) between batches")
+                        }
+                        for c in o.sums.indices { sums[k][c] += o.sums[c] }
+                        counts[k] += o.n
                     }
                 }
             }
-            if let failure { throw failure }
-            return batch
+        } catch let e as PassError {
+            throw e
+        } catch {
+            throw PassError(pass: Self.name, message: "\(error)")
         }
-        func accumulate(_ k: Int, _ batchSums: [Double], _ n: Int, node: String) throws(PassError) {
-            let channels = batchSums.count
+        let means = try Self.means(sums, counts, targets)
+        return (means, peak)
+    }
+
+    /// The float means from ``LayerOutputSums`` recorded by `calibrate` (on the same float
+    /// model), if it summed exactly the batches ``floatMeans(of:targets:feed:context:)`` would
+    /// run, and every target's output.
+    func recordedMeans(_ recorded: LayerOutputSums, targets: [Target], feed: SampleFeed) -> (means: [[Double]], peakBytes: Int)? {
+        guard case .files(let source) = feed, recorded.batches == source.batchSizes(batch: batch, limit: samples) else { return nil }
+        var means: [[Double]] = []
+        for t in targets {
+            guard let s = recorded.sums[t.node.outputs[0]], s.n > 0 else { return nil }
+            means.append(s.sums.map { $0 / Double(s.n) })
+        }
+        return (means, recorded.peakBytes)
+    }
+
+    /// Bytes of intermediate values the corrected runs may hold at once: the runs of one group.
+    static let groupBytes = 512 << 20
+
+    /// Per target, the mean shift E[y_q − y] of each output channel in the QDQ model, each
+    /// output corrected by it before later layers read it.
+    ///
+    /// The correction of layer k is the mean over all samples of its shift, measured with
+    /// every layer before k corrected: all samples must reach k before any goes past it. A
+    /// model that takes them in one batch does that in one run. Batches of a model that takes
+    /// fewer (one sample at a time, samples of different shapes) run in lockstep instead
+    /// (``Lockstep``), each on a thread of its own, meeting at every target's output; as many
+    /// as 512 MiB of intermediate values allow (twice the float run's peak per batch, for the
+    /// quantize/dequantize copies), in groups one after the other. A later group is corrected
+    /// by the running mean over the groups before it and itself. In batches of one, later
+    /// batches' shifts would be measured under upstream corrections that earlier ones had only
+    /// estimated (that cost the MLP 14 dB of output SQNR). What runs on which thread never
+    /// changes a result: parts are added in batch order.
+    func correctedShifts(of model: Model, targets: [Target], feed: SampleFeed, context: PassContext,
+                         reference: [[Double]], floatPeakBytes: Int) throws(PassError) -> [[Double]] {
+        func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
+        let slots = Dictionary(targets.enumerated().map { ($1.node.outputs[0], $0) }, uniquingKeysWith: { a, _ in a })
+        var sums = [[Double]](repeating: [], count: targets.count)
+        var counts = [Int](repeating: 0, count: targets.count)
+        /// Adds run parts (in batch order) to target k's shift; returns the shift so far.
+        func absorb(_ parts: [(k: Int, sums: [Double], n: Int)]) throws(PassError) -> [Float] {
+            let k = parts[0].k
+            guard parts.allSatisfy({ $0.k == k }) else {
+                throw fail("runs of the lockstep met at different layers ('\(targets[k].node.name)' and others)")
+            }
+            let channels = parts[0].sums.count
+            guard reference[k].count == channels else {
+                throw fail("layer '\(targets[k].node.name)': \(channels) channels in the quantized model, \(reference[k].count) in the float one")
+            }
             if sums[k].isEmpty { sums[k] = [Double](repeating: 0, count: channels) }
-            guard sums[k].count == channels else {
-                throw fail("layer '\(node)': output channels changed from \(sums[k].count) to \(channels) between batches")
-            }
-            if let reference {
-                guard reference[k].count == channels else {
-                    throw fail("layer '\(node)': \(channels) channels in the quantized model, \(reference[k].count) in the float one")
+            for part in parts {
+                guard sums[k].count == part.sums.count else {
+                    throw fail("layer '\(targets[k].node.name)': output channels changed from \(sums[k].count) to \(part.sums.count) between batches")
                 }
-                for c in 0..<channels { sums[k][c] += batchSums[c] - reference[k][c] * Double(n) }
-            } else {
-                for c in 0..<channels { sums[k][c] += batchSums[c] }
+                for c in 0..<channels { sums[k][c] += part.sums[c] - reference[k][c] * Double(part.n) }
+                counts[k] += part.n
             }
-            counts[k] += n
+            return sums[k].map { Float($0 / Double(counts[k])) }
         }
         do {
-            if reference != nil {
-                // Corrections run on all samples at once: in batches, later batches' shifts would be
-                // measured under upstream corrections that earlier batches had only estimated (it
-                // cost the MLP 14 dB of output SQNR); the memory is the price.
-                let interpreter = try Interpreter(model: model, threads: context.threads, fuse: false)
-                try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: samples, limit: samples) { inputs in
-                    _ = try observe(inputs, on: interpreter, correct: true)
-                }
-            } else {
-                try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: samples) { inputs, interpreter in
-                    try observe(inputs, on: interpreter, correct: false)
-                } absorb: { _, batch, _ in
-                    for k in batch.keys.sorted() {
-                        for o in batch[k]! { try accumulate(k, o.sums, o.n, node: targets[k].node.name) }
+            var batches: [[String: RTensor]] = []
+            try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: samples, limit: samples) { batches.append($0) }
+            let group = max(1, min(batches.count, Self.groupBytes / max(1, 2 * floatPeakBytes)))
+            let workers = max(1, min(group, context.threads))
+            let interpreter = try Interpreter(model: model, threads: max(1, context.threads / workers), fuse: false)
+            for start in stride(from: 0, to: batches.count, by: group) {
+                let members = Array(batches[start..<min(batches.count, start + group)])
+                try Lockstep<(k: Int, sums: [Double], n: Int), [Float]>.run(parties: members.count, workers: workers,
+                                                                          combine: { parts in try absorb(parts) }) { p, lockstep in
+                    var failure: Error?
+                    _ = try interpreter.run(inputs: members[p]) { name, node, t in
+                        guard failure == nil, let k = Self.slot(slots, targets, name, node, t) else { return }
+                        do {
+                            let part = try Self.channelSums(t, target: targets[k])
+                            let shift = try lockstep.meet(p, (k, part.sums, part.n))
+                            Self.subtract(shift, from: t, target: targets[k])
+                        } catch { failure = error }
                     }
+                    if let failure { throw failure }
                 }
             }
         } catch let e as PassError {
@@ -233,8 +285,29 @@ public struct BiasCorrection: Pass {
         } catch {
             throw fail("\(error)")
         }
-        return try targets.indices.map { k throws(PassError) in
-            guard counts[k] > 0 else { throw fail("layer '\(targets[k].node.name)': its output was never computed on the samples") }
+        return try Self.means(sums, counts, targets)
+    }
+
+    /// Subtracts `shift[c]` from channel c of a target's output, in place.
+    static func subtract(_ shift: [Float], from t: RTensor, target: Target) {
+        let shape = t.shape
+        let axis = target.axis < 0 ? shape.count + target.axis : target.axis
+        let channels = shape[axis]
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let x = t.elements(Float.self)
+        for c in 0..<channels {
+            for o in 0..<outer {
+                let base = (o * channels + c) * inner
+                for i in 0..<inner { x[base + i] -= shift[c] }
+            }
+        }
+    }
+
+    static func means(_ sums: [[Double]], _ counts: [Int], _ targets: [Target]) throws(PassError) -> [[Double]] {
+        try targets.indices.map { k throws(PassError) in
+            guard counts[k] > 0 else {
+                throw PassError(pass: name, message: "layer '\(targets[k].node.name)': its output was never computed on the samples")
+            }
             return sums[k].map { $0 / Double(counts[k]) }
         }
     }

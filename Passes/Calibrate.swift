@@ -59,6 +59,7 @@ public struct Calibrate: Pass {
         }
         let statistics: [String: TensorStatistics]
         var used = 0
+        context.layerOutputSums = nil
         if let folder = context.cacheDirectory {
             let cache = StatisticsCache(folder: folder, key: cacheKey(model, context))
             // Held until the statistics are stored: a parallel run of the same key waits, then reads them.
@@ -75,14 +76,14 @@ public struct Calibrate: Pass {
                     // On stderr, not in the notes: the report must not depend on the cache's state.
                     FileHandle.standardError.write(Data("warning: calibrate: ignoring the cache file \(cache.path): \(why); recomputing the statistics\n".utf8))
                 }
-                (statistics, used) = try collect(model, context)
+                (statistics, used) = try collect(model, &context)
                 context.count("statistics computed")
                 if let e = cache.store(Cache(samples: used, statistics: statistics)) {
                     FileHandle.standardError.write(Data("warning: calibrate: cannot store the statistics in the cache: \(e)\n".utf8))
                 }
             }
         } else {
-            (statistics, used) = try collect(model, context)
+            (statistics, used) = try collect(model, &context)
             context.count("statistics computed")
         }
         var state = model.quantization
@@ -118,7 +119,11 @@ public struct Calibrate: Pass {
     /// powers of two, so the merged histograms and the moving averages are those of adding
     /// one batch after the other. A value without a width yet (first seen, or only zeros so
     /// far) is kept whole and added in batch order.
-    func collect(_ model: Model, _ context: PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
+    ///
+    /// With ``PassContext/layerOutputSamples`` set (and sample files), the layer outputs of the
+    /// batches within that many first samples are also summed per channel, into
+    /// ``PassContext/layerOutputSums``.
+    func collect(_ model: Model, _ context: inout PassContext) throws(PassError) -> ([String: TensorStatistics], Int) {
         func fail(_ m: String) -> PassError { PassError(pass: Self.name, message: m) }
         var stats: [String: TensorStatistics] = [:]
         let limit = maxSamples > 0 ? maxSamples : Int.max
@@ -132,13 +137,20 @@ public struct Calibrate: Pass {
             var binned: [String: BatchObservation] = [:]
             /// Values without a bin width at the round's start, in the order they came.
             var whole: [(String, RTensor)] = []
+            /// Per layer output of a batch within the first `recordSamples`: its channel sums.
+            var layerSums: [String: (sums: [Double], n: Int)]?
+            var peakBytes = 0
         }
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
+        let recordSamples = context.samples == nil ? 0 : context.layerOutputSamples ?? 0
+        var record: LayerOutputSums? = recordSamples > 0 ? LayerOutputSums(model: LayerOutputSums.fingerprint(model)) : nil
+        let layerOutputs = LayerOutputSums.outputs(of: model.graph)
         do {
             // Every value of the model is observed: the interpreters run unfused.
             try InterpreterPool.runRounds(model: model, threads: context.threads, feed: feed, batch: batch, limit: limit,
-                                          roundStarts: { atStart = stats }) { inputs, interpreter in
+                                          roundStarts: { atStart = stats }) { inputs, interpreter, first in
                 var observed = Observed()
+                if first < recordSamples { observed.layerSums = [:] }
                 func add(_ name: String, _ t: RTensor) {
                     if let s = atStart[name], s.histogram.width > 0 {
                         observed.binned[name, default: BatchObservation(binnedLike: s)].add(t, threads: interpreter.threads)
@@ -147,14 +159,23 @@ public struct Calibrate: Pass {
                     }
                 }
                 for (name, t) in inputs.sorted(by: { $0.key < $1.key }) where t.type == .float32 { add(name, t) }
-                _ = try interpreter.run(inputs: inputs) { name, _, t in
-                    if t.type == .float32 { add(name, t) }
+                _ = try interpreter.run(inputs: inputs) { name, node, t in
+                    guard t.type == .float32 else { return }
+                    add(name, t)
+                    if observed.layerSums != nil, let axis = layerOutputs[name], LayerOutputSums.channelAxis(node.opType) == axis {
+                        observed.layerSums![name] = LayerOutputSums.channelSums(t, axis: axis)
+                    }
                 }
+                if observed.layerSums != nil { observed.peakBytes = interpreter.peakActivationBytes }  // one batch per interpreter at a time
                 return observed
             } absorb: { inputs, observed, threads in
                 for (name, b) in observed.binned { stats[name]!.absorb(b) }
                 for (name, t) in observed.whole { stats[name, default: TensorStatistics(bins: bins)].add(t, threads: threads) }
-                done += inputs.values.first?.shape.first ?? 1
+                let samples = inputs.values.first?.shape.first ?? 1
+                if let sums = observed.layerSums, record != nil, record!.add(batch: samples, sums, peakBytes: observed.peakBytes) == false {
+                    record = nil
+                }
+                done += samples
                 progress?.update(done)
             }
         } catch let e as PassError {
@@ -163,6 +184,7 @@ public struct Calibrate: Pass {
             throw fail("\(error)")
         }
         progress?.finish()
+        context.layerOutputSums = record
         return (stats, done)
     }
 

@@ -111,6 +111,12 @@ public struct PassContext: Sendable {
     /// What `layerHessians` were computed from (model and samples), so a rerun of the
     /// pipeline's tail on the same float model reuses them.
     public var layerHessiansKey: String?
+    /// How many calibration samples `calibrate` should sum the float layer outputs of, for a
+    /// later `bias-correct` (set by ``PassManager`` from its passes, or by whoever splits a
+    /// pipeline over several managers); nil: none.
+    public var layerOutputSamples: Int?
+    /// What `calibrate` recorded for `layerOutputSamples` (``LayerOutputSums``).
+    public var layerOutputSums: LayerOutputSums?
 
     public init() {}
 

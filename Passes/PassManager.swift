@@ -98,6 +98,7 @@ public struct PassManager {
 
     public mutating func run(on model: inout Model) throws(PassError) {
         timings = []
+        if context.layerOutputSamples == nil { context.layerOutputSamples = Self.layerOutputSamples(passes) }
         for pass in passes {
             let name = type(of: pass).name
             context.currentPass = name
@@ -114,6 +115,12 @@ public struct PassManager {
                 irOutput("// IR after \(name)\n" + Printer.print(model))
             }
         }
+    }
+
+    /// The calibration samples whose float layer outputs `calibrate` should sum for the
+    /// `bias-correct` passes among `passes` (the most any of them reads), if any.
+    public static func layerOutputSamples(_ passes: [any Pass]) -> Int? {
+        passes.compactMap { ($0 as? BiasCorrection)?.samples }.max()
     }
 
     /// `--time-passes` report: one line per pass and the total.

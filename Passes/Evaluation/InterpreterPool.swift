@@ -21,12 +21,15 @@ final class InterpreterPool: @unchecked Sendable {
     /// else one on all threads (orientation's 224×224 pages gain nothing from two at a time
     /// and would hold two runs' activations). What runs where never changes a result.
     convenience init(model: Model, threads: Int, first: [String: RTensor]) throws(InterpreterError) {
-        let samples = first.values.first?.shape.first ?? 1
-        let bytes = first.values.reduce(0) { $0 + $1.byteCount }
-        let workers = samples < 8 && bytes < 256 << 10 ? max(1, threads) : 1
+        let workers = Self.isSmall(first) ? max(1, threads) : 1
         self.init(try (0..<workers).map { _ throws(InterpreterError) in
             try Interpreter(model: model, threads: max(1, threads / workers), fuse: false)
         })
+    }
+
+    /// A batch under 8 samples and 256 KiB of inputs: its runs go one per core.
+    static func isSmall(_ batch: [String: RTensor]) -> Bool {
+        (batch.values.first?.shape.first ?? 1) < 8 && batch.values.reduce(0) { $0 + $1.byteCount } < 256 << 10
     }
 
     func take() -> Interpreter {
@@ -53,15 +56,16 @@ extension InterpreterPool {
     /// Runs `model` on `feed`'s batches in rounds, on a pool made for the first batch's size:
     /// the first batch alone, then ``roundBatches(batchBytes:)`` batches at a time, one per
     /// worker (one at a time with a single worker). `observe` runs a batch on the interpreter
-    /// it is given (several at once); `absorb` then takes each batch's result in batch order,
+    /// it is given (several at once), told the index of the batch's first sample; `absorb` then takes each batch's result in batch order,
     /// on the calling thread, with the thread count it may use, before the next round starts.
     /// `roundStarts` is called before each round.
     static func runRounds<T>(model: Model, threads: Int, feed: SampleFeed, batch: Int, limit: Int,
                              roundStarts: () -> Void = {},
-                             observe: ([String: RTensor], Interpreter) throws -> T,
+                             observe: ([String: RTensor], Interpreter, Int) throws -> T,
                              absorb: ([String: RTensor], T, Int) throws -> Void) throws {
         var pool: InterpreterPool?
-        var pending: [[String: RTensor]] = []
+        var pending: [(inputs: [String: RTensor], first: Int)] = []
+        var queued = 0
         var round = 1
         func run() throws {
             guard let pool, !pending.isEmpty else { return }
@@ -71,12 +75,13 @@ extension InterpreterPool {
             let results = try Parallel.map(batches.count, threads: pool.count) { i throws -> T in
                 let interpreter = pool.take()
                 defer { pool.give(interpreter) }
-                return try observe(batches[i], interpreter)
+                return try observe(batches[i].inputs, interpreter, batches[i].first)
             }
-            for (inputs, result) in zip(batches, results) { try absorb(inputs, result, threads) }
+            for (batch, result) in zip(batches, results) { try absorb(batch.inputs, result, threads) }
         }
         try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: batch, limit: limit) { b in
-            pending.append(b)
+            pending.append((b, queued))
+            queued += b.values.first?.shape.first ?? 1
             if pool == nil {
                 pool = try InterpreterPool(model: model, threads: threads, first: b)
                 round = pool!.count == 1 ? 1 : roundBatches(batchBytes: b.values.reduce(0) { $0 + $1.byteCount })

@@ -1,3 +1,4 @@
+import Foundation
 import IR
 
 /// Executes an IR model on the CPU.
@@ -47,8 +48,12 @@ public final class Interpreter: @unchecked Sendable {
         /// the nodes that remain, each fused node once with its chain's last value.
         case fusedNodes
     }
-    /// Peak bytes of intermediate values alive at once in the last run.
-    public private(set) var peakActivationBytes = 0
+    /// Peak bytes of intermediate values alive at once in the last run (the last to
+    /// finish, when several threads share the interpreter: `run` is safe to call
+    /// from several threads at once).
+    public var peakActivationBytes: Int { peakLock.withLock { lastPeak } }
+    private var lastPeak = 0
+    private let peakLock = NSLock()
 
     /// Prepares `model`: normalizes old opset forms and checks that every
     /// operator, in every subgraph, has a kernel; then, with `fuse`, fuses it.
@@ -182,7 +187,7 @@ public final class Interpreter: @unchecked Sendable {
         var memory = MemoryTracker()
         let outputs = try execute(chosen?.graph ?? graph, scope: scope, observer: observer, memory: &memory,
                                   epilogues: chosen?.epilogues ?? [:], threads: threads)
-        peakActivationBytes = memory.peak
+        peakLock.withLock { lastPeak = memory.peak }
         return Dictionary(uniqueKeysWithValues: zip(graph.outputs.map(\.name), outputs))
     }
 

@@ -172,6 +172,9 @@ public struct Quantizer {
     /// large inputs) calibration samples is kept: ``CandidateSelection``.
     func runPipeline(_ manager: inout PassManager, on m: inout Model, original: Model, calibration: SampleSource?) throws -> String? {
         let all = manager.passes
+        // Calibration sums the float layer outputs the pipeline's bias correction reads (it runs
+        // in a later manager).
+        manager.context.layerOutputSamples = PassManager.layerOutputSamples(all)
         guard let split = all.firstIndex(where: { type(of: $0).name == Calibrate.name }) else {
             try manager.run(on: &m)
             onTimings?(manager.timingAndCountersReport)

@@ -70,3 +70,112 @@ final class BiasCorrectionTests: XCTestCase {
         XCTAssertThrowsError(try PassRegistry.pipeline("bias-correct(samples=0)")) { XCTAssertTrue("\($0)".contains("samples must be at least 1"), "\($0)") }
     }
 }
+
+/// Bias correction of a model that takes one sample at a time runs the samples in lockstep: the
+/// corrections equal those of the same samples in one batch (every layer's shift measured with
+/// the layers before it corrected over all samples), whatever the thread count.
+final class BiasCorrectionLockstepTests: XCTestCase {
+    /// x → Relu → Gemm(W1) → Relu → Gemm(W2): both weights lose their small entries to rounding
+    /// (as in ``BiasCorrectionTests/model()``), so fc2's shift depends on fc1's correction.
+    static func model(batch: Dim) -> Model {
+        let inputs = 32, hidden = 8, outputs = 4
+        func weights(_ rows: Int, _ cols: Int, small: Float) -> [Float] {
+            var w = [Float](repeating: 0, count: rows * cols)
+            for r in 0..<rows {
+                w[r * cols + r % cols] = 1.27
+                for i in 0..<cols where i != r % cols { w[r * cols + i] = r % 2 == 0 ? small : -small }
+            }
+            return w
+        }
+        let x = ValueType.tensor(TensorType(.float32, [batch, .fixed(inputs)]))
+        var g = Graph(name: "g", inputs: [ValueInfo(name: "x", type: x)], outputs: [ValueInfo(name: "y", type: nil)], nodes: [
+            Node(name: "relu0", opType: "Relu", inputs: ["x"], outputs: ["r0"]),
+            Node(name: "fc1", opType: "Gemm", inputs: ["r0", "W1", "b1"], outputs: ["h"], attributes: [Attribute("transB", .int(1))]),
+            Node(name: "relu1", opType: "Relu", inputs: ["h"], outputs: ["r1"]),
+            Node(name: "fc2", opType: "Gemm", inputs: ["r1", "W2", "b2"], outputs: ["y"], attributes: [Attribute("transB", .int(1))]),
+        ])
+        g.initializers["W1"] = Tensor(floats: weights(hidden, inputs, small: 0.0049), shape: [hidden, inputs], name: "W1")
+        g.initializers["b1"] = Tensor(floats: (0..<hidden).map { Float($0) * 0.05 - 0.1 }, shape: [hidden], name: "b1")
+        g.initializers["W2"] = Tensor(floats: weights(outputs, hidden, small: 0.0049), shape: [outputs, hidden], name: "W2")
+        g.initializers["b2"] = Tensor(floats: [0.1, -0.2, 0.3, 0], shape: [outputs], name: "b2")
+        return Model(opsetImports: [OpsetImport(domain: "", version: 13)], graph: g)
+    }
+
+    /// A .npy file of float32 values.
+    static func npy(_ values: [Float], shape: [Int]) -> Data {
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }"
+        while (10 + header.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+        d.append(contentsOf: Array(header.utf8))
+        values.withUnsafeBytes { d.append(contentsOf: $0) }
+        return d
+    }
+
+    /// The corrected biases. `recorded`: whether bias correction must have taken the float means
+    /// from calibration (nil: no matter); `ask`: whether calibration is asked to record them.
+    func corrected(_ model: Model, samples: String, threads: Int, recorded: Bool? = nil, ask: Bool = true) throws -> (b1: [Float], b2: [Float]) {
+        var m = model
+        var manager = PassManager(passes: try PassRegistry.pipeline("calibrate(method=minmax),quantize,bias-correct(samples=48)"))
+        manager.context.samples = try SampleSource(folder: samples, inputs: m.graph.runtimeInputs)
+        manager.context.threads = threads
+        if !ask { manager.context.layerOutputSamples = 0 }
+        try manager.run(on: &m)
+        if let recorded {
+            let reused = manager.context.statistics.contains { $0.name == "float layer outputs taken from calibration" }
+            XCTAssertEqual(reused, recorded)
+        }
+        let q = m.quantization
+        return (m.graph.initializers[q.layer(named: "fc1")!.bias!]!.floatValues()!,
+                m.graph.initializers[q.layer(named: "fc2")!.bias!]!.floatValues()!)
+    }
+
+    func testSamplesOneAtATimeAreCorrectedAsOneBatch() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bc-lockstep-\(getpid())")
+        let single = dir.appendingPathComponent("single"), batched = dir.appendingPathComponent("batched")
+        try FileManager.default.createDirectory(at: single, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: batched, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var rng = SplitMix64(seed: 7)
+        let values = (0..<(48 * 32)).map { _ in Float(Double(rng.next() % 10_000) / 10_000 * 2 - 0.6) }
+        for s in 0..<48 {
+            try Self.npy(Array(values[(s * 32)..<((s + 1) * 32)]), shape: [1, 32])
+                .write(to: single.appendingPathComponent(String(format: "%02d.npy", s)))
+        }
+        try Self.npy(values, shape: [48, 32]).write(to: batched.appendingPathComponent("all.npy"))
+
+        let oneBatch = try corrected(Self.model(batch: .symbolic("N")), samples: batched.path, threads: 1)
+        let plain = Self.model(batch: .fixed(1)).graph.initializers["b2"]!.floatValues()!
+        XCTAssertGreaterThan(zip(oneBatch.b2, plain).map { abs($0 - $1) }.max()!, 0.01, "fc2 is corrected")
+        var first: (b1: [Float], b2: [Float])?
+        for threads in [1, 2, 3] {
+            let lockstep = try corrected(Self.model(batch: .fixed(1)), samples: single.path, threads: threads)
+            for (a, b) in zip(lockstep.b1 + lockstep.b2, oneBatch.b1 + oneBatch.b2) {
+                XCTAssertEqual(a, b, accuracy: 1e-6, "threads \(threads): \(lockstep) against one batch \(oneBatch)")
+            }
+            if let first { XCTAssertTrue(first == lockstep, "threads \(threads) changed the corrections") } else { first = lockstep }
+        }
+    }
+
+    /// The float means bias correction takes from calibration are the ones its own float run
+    /// gives, bit for bit; calibration's batches of 32 differ from bias correction's of 16, so
+    /// there it runs the float model itself.
+    func testFloatMeansFromCalibrationAreThoseOfItsOwnRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bc-recorded-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var rng = SplitMix64(seed: 9)
+        let values = (0..<(48 * 32)).map { _ in Float(Double(rng.next() % 10_000) / 10_000 * 2 - 0.6) }
+        for s in 0..<48 {
+            try Self.npy(Array(values[(s * 32)..<((s + 1) * 32)]), shape: [1, 32]).write(to: dir.appendingPathComponent(String(format: "%02d.npy", s)))
+        }
+        let model = Self.model(batch: .fixed(1))
+        let taken = try corrected(model, samples: dir.path, threads: 2, recorded: true)
+        let own = try corrected(model, samples: dir.path, threads: 2, recorded: false, ask: false)
+        XCTAssertTrue(taken == own, "\(taken) against \(own)")
+        let batched = dir.appendingPathComponent("batched")
+        try FileManager.default.createDirectory(at: batched, withIntermediateDirectories: true)
+        try Self.npy(values, shape: [48, 32]).write(to: batched.appendingPathComponent("all.npy"))
+        _ = try corrected(Self.model(batch: .symbolic("N")), samples: batched.path, threads: 2, recorded: false)
+    }
+}
