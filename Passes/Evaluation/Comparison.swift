@@ -43,11 +43,21 @@ public struct ModelComparison: Sendable {
         let cache = watch.isEmpty && floatOutputs?.exceeded != true ? floatOutputs : nil
         if let cache, let k = cache.key, k != key { throw FloatOutputs.Mismatch(kept: k, asked: key) }
         let cached = cache?.batches
-        // With two threads or more the two models run side by side, each on half of them:
-        // at batch 1 most operators are too small to split well over cores.
-        let side = threads >= 2 && cached == nil
-        let f = cached == nil ? try Interpreter(model: float, threads: side ? max(1, threads / 2) : threads) : nil
-        let q = try Interpreter(model: quantized, threads: side ? max(1, threads - threads / 2) : threads)
+        // Small batches (as InterpreterPool decides: at batch 1 most operators are too small to
+        // split well over cores) run in rounds: every run of a round, float and quantized, is a
+        // job of its own on one thread. Larger ones run the two models side by side, each on
+        // half of the threads. What runs where never changes a result: batches are absorbed in order.
+        var rounds: Int?
+        var f: Interpreter?, q: Interpreter?
+        func prepare(_ first: [String: RTensor]) throws {
+            let small = InterpreterPool.isSmall(first) && threads >= 2
+            rounds = small ? InterpreterPool.roundBatches(batchBytes: first.values.reduce(0) { $0 + $1.byteCount }) : 1
+            let side = threads >= 2 && cached == nil
+            let floatThreads = small ? 1 : side ? max(1, threads / 2) : threads
+            let quantizedThreads = small ? 1 : side ? max(1, threads - threads / 2) : threads
+            f = cached == nil ? try Interpreter(model: float, threads: floatThreads) : nil
+            q = try Interpreter(model: quantized, threads: quantizedThreads)
+        }
         var recorded: [(samples: Int, outputs: [String: RTensor])]? = cache != nil && cached == nil ? [] : nil
         var batchIndex = 0, recordedBytes = 0
         func samples(_ inputs: [String: RTensor]) -> Int { inputs.values.first?.shape.first ?? 1 }
@@ -61,55 +71,102 @@ public struct ModelComparison: Sendable {
             guard let t = float.graph.type(of: name)?.tensorType, t.elementType == .float32, let s = t.shape, s.count >= 2 else { return false }
             return (s.last?.value ?? 2) >= 2
         }
-        try feed.forEachBatch(inputs: float.graph.runtimeInputs, batch: batch, limit: limit) { inputs in
-            var reference: [String: RTensor] = [:]
-            // The quantized model's watched values in the order it produced them.
-            var produced: [(String, RTensor)] = []
-            let runs = try Parallel.map(2, threads: side ? 2 : 1) { i throws -> [String: RTensor] in
-                if i == 0 {
-                    if let cached {
-                        guard batchIndex < cached.count, cached[batchIndex].samples == samples(inputs) else {
-                            throw FloatOutputs.Mismatch(kept: cache!.key ?? "", asked: key + " (batch \(batchIndex) differs)")
-                        }
-                        return cached[batchIndex].outputs
-                    }
-                    return try f!.run(inputs: inputs) { name, _, t in
-                        if floatWatched.contains(name), t.type == .float32 { reference[name] = t }
-                    }
+        /// One run's result: the model's outputs, and the watched values in the order it produced them.
+        struct Run { var outputs: [String: RTensor]; var watched: [(String, RTensor)] }
+        func runFloat(_ inputs: [String: RTensor], _ index: Int) throws -> Run {
+            if let cached {
+                guard index < cached.count, cached[index].samples == samples(inputs) else {
+                    throw FloatOutputs.Mismatch(kept: cache!.key ?? "", asked: key + " (batch \(index) differs)")
                 }
-                return try q.run(inputs: inputs) { name, _, t in
-                    if byQuantized[name] != nil, t.type == .float32 { produced.append((name, t)) }
-                }
+                return Run(outputs: cached[index].outputs, watched: [])
             }
-            let (fo, qo) = (runs[0], runs[1])
-            batchIndex += 1
-            if recorded != nil {
-                recorded!.append((samples(inputs), fo))
-                recordedBytes += fo.values.reduce(0) { $0 + $1.byteCount }
-                if recordedBytes > FloatOutputs.byteLimit {
-                    recorded = nil
-                    cache?.exceeded = true
-                }
+            var watched: [(String, RTensor)] = []
+            let outputs = try f!.run(inputs: inputs) { name, _, t in
+                if floatWatched.contains(name), t.type == .float32 { watched.append((name, t)) }
             }
-            for (name, t) in produced {
-                guard let fname = byQuantized[name], let r = reference[fname], r.count == t.count else { continue }
-                valueAcc[fname, default: ErrorAccumulator()].add(reference: UnsafeBufferPointer(r.elements(Float.self)),
-                                                                 approximation: UnsafeBufferPointer(t.elements(Float.self)))
-            }
-            let n = samples(inputs)
-            let rows = agreement.add(reference: fo, quantized: qo, outputs: outputNames)
-            if let classOutput, let labels, let (fa, qa) = rows[classOutput], fa.count == n {
-                var acc = result.accuracy ?? (0, 0, 0)
-                for r in 0..<n where result.samples + r < labels.count {
-                    let y = Int(labels[result.samples + r])
-                    if fa[r] == y { acc.float += 1 }
-                    if qa[r] == y { acc.quantized += 1 }
-                    acc.total += 1
-                }
-                result.accuracy = acc
-            }
-            result.samples += n
+            return Run(outputs: outputs, watched: watched)
         }
+        func runQuantized(_ inputs: [String: RTensor]) throws -> Run {
+            var watched: [(String, RTensor)] = []
+            let outputs = try q!.run(inputs: inputs) { name, _, t in
+                if byQuantized[name] != nil, t.type == .float32 { watched.append((name, t)) }
+            }
+            return Run(outputs: outputs, watched: watched)
+        }
+        /// Adds a round's batches, in batch order. Each watched value's errors, and the outputs'
+        /// agreement, are accumulated on a thread of their own (they are independent).
+        func absorb(_ batches: [[String: RTensor]], float fr: ArraySlice<Run>, quantized qr: ArraySlice<Run>) throws {
+            var pairs: [String: [(RTensor, RTensor)]] = [:]
+            for (inputs, (f, q)) in zip(batches, zip(fr, qr)) {
+                if recorded != nil {
+                    recorded!.append((samples(inputs), f.outputs))
+                    recordedBytes += f.outputs.values.reduce(0) { $0 + $1.byteCount }
+                    if recordedBytes > FloatOutputs.byteLimit {
+                        recorded = nil
+                        cache?.exceeded = true
+                    }
+                }
+                var reference: [String: RTensor] = [:]
+                for (name, t) in f.watched { reference[name] = t }
+                for (name, t) in q.watched {
+                    guard let fname = byQuantized[name], let r = reference[fname], r.count == t.count else { continue }
+                    pairs[fname, default: []].append((r, t))
+                }
+            }
+            let names = pairs.keys.sorted()
+            var accumulators = names.map { valueAcc[$0] ?? ErrorAccumulator() }
+            var agreed = agreement
+            var rows: [[String: (float: [Int], quantized: [Int])]] = []
+            try accumulators.withUnsafeMutableBufferPointer { acc in
+                let acc = acc
+                _ = try Parallel.map(names.count + 1, threads: threads) { task throws -> Int in
+                    if task == names.count {
+                        for (f, q) in zip(fr, qr) { rows.append(agreed.add(reference: f.outputs, quantized: q.outputs, outputs: outputNames)) }
+                    } else {
+                        for (r, t) in pairs[names[task]]! {
+                            acc[task].add(reference: UnsafeBufferPointer(r.elements(Float.self)),
+                                          approximation: UnsafeBufferPointer(t.elements(Float.self)))
+                        }
+                    }
+                    return task
+                }
+            }
+            for (name, a) in zip(names, accumulators) { valueAcc[name] = a }
+            agreement = agreed
+            for (inputs, batchRows) in zip(batches, rows) {
+                let n = samples(inputs)
+                if let classOutput, let labels, let (fa, qa) = batchRows[classOutput], fa.count == n {
+                    var acc = result.accuracy ?? (0, 0, 0)
+                    for r in 0..<n where result.samples + r < labels.count {
+                        let y = Int(labels[result.samples + r])
+                        if fa[r] == y { acc.float += 1 }
+                        if qa[r] == y { acc.quantized += 1 }
+                        acc.total += 1
+                    }
+                    result.accuracy = acc
+                }
+                result.samples += n
+            }
+        }
+        var pending: [[String: RTensor]] = []
+        func runRound() throws {
+            guard !pending.isEmpty else { return }
+            let batches = pending, first = batchIndex
+            pending = []
+            // Jobs 0..<n: the float runs; n..<2n: the quantized ones.
+            let n = batches.count
+            let runs = try Parallel.map(2 * n, threads: rounds == 1 ? (threads >= 2 && cached == nil ? 2 : 1) : threads) { i throws -> Run in
+                i < n ? try runFloat(batches[i], first + i) : try runQuantized(batches[i - n])
+            }
+            try absorb(batches, float: runs[..<n], quantized: runs[n...])
+            batchIndex += n
+        }
+        try feed.forEachBatch(inputs: float.graph.runtimeInputs, batch: batch, limit: limit) { inputs in
+            if rounds == nil { try prepare(inputs) }
+            pending.append(inputs)
+            if pending.count >= rounds! { try runRound() }
+        }
+        try runRound()
         if let cached, batchIndex != cached.count {
             throw FloatOutputs.Mismatch(kept: cache!.key ?? "", asked: key + " (\(batchIndex) batches, not \(cached.count))")
         }

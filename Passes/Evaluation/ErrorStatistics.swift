@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// How far approximate values are from reference values: signal-to-quantization-
@@ -110,24 +111,38 @@ public struct ErrorAccumulator: Sendable {
 
     public mutating func add(reference x: UnsafeBufferPointer<Float>, approximation y: UnsafeBufferPointer<Float>) {
         precondition(x.count == y.count)
-        for i in 0..<x.count {
-            let a = Double(x[i]), b = Double(y[i])
-            guard a.isFinite, b.isFinite else { continue }
-            let e = a - b
-            signal += a * a
-            noise += e * e
-            dot += a * b
-            xx += a * a
-            yy += b * b
-            absSum += abs(e)
-            count += 1
-            if e == 0 {
-                zeros += 1
-            } else {
-                let k = Int(((log2(abs(e)) - Self.lowestExponent) * Self.binsPerOctave).rounded(.down))
-                bins[min(max(k, 0), Self.binCount - 1)] += 1
+        guard let xp = x.baseAddress, let yp = y.baseAddress else { return }
+        var sums = [signal, noise, dot, xx, yy, absSum]
+        var c = count, z = zeros
+        Self.octaveSteps.withUnsafeBufferPointer { steps in
+            Self.octaveCells.withUnsafeBufferPointer { cells in
+                qc_error_accumulate(xp, yp, x.count, steps.baseAddress!, cells.baseAddress!, &sums, &c, &z, &bins)
             }
         }
+        (signal, noise, dot, xx, yy, absSum) = (sums[0], sums[1], sums[2], sums[3], sums[4], sums[5])
+        count = c
+        zeros = z
+    }
+
+    /// Smallest doubles ≥ 2^(j/16), j = 0…16: a mantissa's place among them is its sub-octave bin.
+    static let octaveSteps: [Double] = (0...16).map { j in
+        let t = exp2l(Float80(j) / 16)
+        let d = Double(t)
+        return Float80(d) < t ? d.nextUp : d
+    }
+
+    /// The error bin of x > 0, finite: ⌊(log₂ x + 64) · 16⌋ clamped to the bins, found from
+    /// x's exponent and where its mantissa falls among ``octaveSteps`` (exact, unlike
+    /// rounding log₂, and cheaper).
+    static func bin(_ x: Double) -> Int {
+        octaveSteps.withUnsafeBufferPointer { steps in
+            octaveCells.withUnsafeBufferPointer { Int(qc_error_bin(x, steps.baseAddress!, $0.baseAddress!)) }
+        }
+    }
+
+    /// Per 1/256 of the octave [1, 2): how many of octaveSteps[1...15] lie at or below its start.
+    static let octaveCells: [UInt8] = (0..<256).map { i in
+        UInt8(octaveSteps[1...15].filter { $0 <= 1 + Double(i) / 256 }.count)
     }
 
     public mutating func add(reference x: [Float], approximation y: [Float]) {

@@ -84,8 +84,18 @@ public struct QuantizationOutcome: Sendable {
     /// Writes the model, then the report (and the sweep's CSV), each atomically; returns the report.
     @discardableResult
     public func write(_ outputs: QuantizationOutputs) throws(QuantCError) -> QuantizationReport {
-        try QuantCError.wrapping { try ONNXExporter.write(model, to: outputs.model) }
-        let report = self.report(outputs)
+        // The per-layer figures (weight errors over every weight) need not wait for the file.
+        var layers: [QuantizationReport.Layer] = []
+        let written = Parallel.map(2, threads: 2) { task -> Error? in
+            if task == 1 {
+                layers = QuantizationReport.layers(of: model, floatWeights: floatWeights, comparison: comparison, watch: watch)
+                return nil
+            }
+            do { try ONNXExporter.write(model, to: outputs.model) } catch { return error }
+            return nil
+        }
+        if let e = written[0] { throw QuantCError(wrapping: e) }
+        let report = self.report(outputs, layers: layers)
         try QuantCError.wrapping {
             let file = try AtomicFile(path: outputs.report)
             try file.write(try report.json())
@@ -100,9 +110,11 @@ public struct QuantizationOutcome: Sendable {
     }
 
     /// The report of this outcome written to `outputs` (file sizes are read from disk).
-    public func report(_ outputs: QuantizationOutputs) -> QuantizationReport {
+    public func report(_ outputs: QuantizationOutputs) -> QuantizationReport { report(outputs, layers: nil) }
+
+    func report(_ outputs: QuantizationOutputs, layers computed: [QuantizationReport.Layer]?) -> QuantizationReport {
         let m = model
-        let layers = QuantizationReport.layers(of: m, floatWeights: floatWeights, comparison: comparison, watch: watch)
+        let layers = computed ?? QuantizationReport.layers(of: m, floatWeights: floatWeights, comparison: comparison, watch: watch)
         // Stored constants before (canonicalized float model) and after (integers, scales, what stayed float).
         let floatWeightBytes = floatWeights.values.reduce(0) { $0 + $1.byteCount }
         let quantizedWeightBytes = m.graph.initializers.values.reduce(0) { $0 + $1.byteCount }

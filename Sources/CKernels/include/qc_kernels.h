@@ -17,4 +17,15 @@ int qc_sgemm_nt_available(void);
 void qc_sgemm_nt_rows(long m, long j0, long j1, long k, float alpha, const float *a, long lda,
                       const float *b, long ldb, float beta, float *c, long ldc);
 
+/// ErrorAccumulator's loop over reference x and approximation y (n floats): adds to
+/// sums = {Σa², Σe², Σab, Σa², Σb², Σ|e|} (a = x, b = y, e = a − b, in double, in order),
+/// count, zeros (e == 0) and bins[2048] (16 per octave of |e| from 2^-64; `steps` holds the
+/// 17 smallest doubles ≥ 2^(j/16), `cells[i]` how many of steps[1...15] are ≤ 1 + i/256);
+/// pairs with a non-finite value are skipped. (error_statistics.c)
+void qc_error_accumulate(const float *x, const float *y, long n, const double *steps, const uint8_t *cells,
+                         double *sums, long *count, long *zeros, long *bins);
+
+/// The bin of one |e| > 0 as qc_error_accumulate counts it.
+int qc_error_bin(double e, const double *steps, const uint8_t *cells);
+
 #endif
