@@ -50,7 +50,7 @@ let package = Package(
         // The pass manager and one file per pass.
         .target(name: "Passes", dependencies: ["IR", "Interpreter", "GCN", "CKernels"], path: "Passes"),
         // The quantization report: per-layer table and report.json.
-        .target(name: "Report", dependencies: ["IR", "Passes"], path: "Sources/Report"),
+        .target(name: "Report", dependencies: ["IR", "Interpreter", "Passes"], path: "Sources/Report"),
         // Import, pipeline, data sources, QDQ export, report and recipes behind one API.
         .target(name: "QuantCKit", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "Report"], path: "Sources/QuantCKit"),
         .executableTarget(

@@ -63,14 +63,14 @@ public struct BiasCorrection: Pass {
             throw fail("needs calibration data (--calibration DIR, or --calibration-random N)")
         }
         // Before `targets` gives shared biases copies of their own.
-        let fingerprint = context.layerOutputSums.map { _ in LayerOutputSums.fingerprint(model) }
+        let floatModel = context.layerOutputSums.map { _ in LayerOutputSums.normalized(model) }
         let targets = try self.targets(&model, context: &context)
         guard !targets.isEmpty else { return }
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
 
         // E[y] of every target: what calibration recorded, or one run of the float model.
         let reference: [[Double]], peak: Int
-        if let recorded = context.layerOutputSums, recorded.model == fingerprint, let r = recordedMeans(recorded, targets: targets, feed: feed) {
+        if let recorded = context.layerOutputSums, recorded.model == floatModel, let r = recordedMeans(recorded, targets: targets, feed: feed) {
             (reference, peak) = r
             context.count("float layer outputs taken from calibration")
         } else {

@@ -143,7 +143,7 @@ public struct Calibrate: Pass {
         }
         let feed: SampleFeed = context.samples.map { .files($0) } ?? .random(count: context.randomSamples ?? 0, seed: 0xCA11B)
         let recordSamples = context.samples == nil ? 0 : context.layerOutputSamples ?? 0
-        var record: LayerOutputSums? = recordSamples > 0 ? LayerOutputSums(model: LayerOutputSums.fingerprint(model)) : nil
+        var record: LayerOutputSums? = recordSamples > 0 ? LayerOutputSums(model: model) : nil
         let layerOutputs = LayerOutputSums.outputs(of: model.graph)
         do {
             // Every value of the model is observed: the interpreters run unfused.

@@ -94,7 +94,8 @@ public struct Quantize: Pass {
                 l.format = format
                 if let w = g.initializers[l.weight]?.floatValues() {
                     l.quantized = WeightQuantizer.quantize(w, shape: g.initializers[l.weight]!.shape, format: format,
-                                                           channelAxis: l.channelAxis, groupAxis: l.groupAxis, reduceRange: reduceRange)
+                                                           channelAxis: l.channelAxis, groupAxis: l.groupAxis, reduceRange: reduceRange,
+                                                           threads: context.threads)
                 }
                 context.count("layers quantized")
             }

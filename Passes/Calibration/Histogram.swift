@@ -76,22 +76,26 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
         return (lo, hi)
     }
 
-    /// Finite minimum, maximum, count and zero count of `values[range]`, eight at a time.
+    /// Finite minimum, maximum, count and zero count of `values[range]`, eight at a time
+    /// (the lanes in C, `qc_extremes8`: 256-bit vectors).
     static func extremes(_ values: UnsafeBufferPointer<Float>, _ range: Range<Int>) -> (Float, Float, Int, Int) {
         var lo8 = SIMD8<Float>(repeating: .infinity), hi8 = SIMD8<Float>(repeating: -.infinity)
         var zeros8 = SIMD8<Int32>(repeating: 0), bad8 = SIMD8<Int32>(repeating: 0)
-        let base = UnsafeRawPointer(values.baseAddress!)
-        var i = range.lowerBound
-        let inf = SIMD8<Float>(repeating: .infinity)
-        while i + 8 <= range.upperBound {
-            let v = base.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let finite = (v .< inf) .& (v .> -inf)   // false for ±inf and NaN
-            bad8 = bad8.replacing(with: bad8 &+ 1, where: .!finite)
-            lo8 = lo8.replacing(with: v, where: finite .& (v .< lo8))
-            hi8 = hi8.replacing(with: v, where: finite .& (v .> hi8))
-            zeros8 = zeros8.replacing(with: zeros8 &+ 1, where: v .== 0)
-            i += 8
+        let blocks = range.count / 8
+        if blocks > 0 {
+            withUnsafeMutableBytes(of: &lo8) { lo in
+                withUnsafeMutableBytes(of: &hi8) { hi in
+                    withUnsafeMutableBytes(of: &zeros8) { z in
+                        withUnsafeMutableBytes(of: &bad8) { b in
+                            qc_extremes8(values.baseAddress! + range.lowerBound, blocks,
+                                         lo.baseAddress!.assumingMemoryBound(to: Float.self), hi.baseAddress!.assumingMemoryBound(to: Float.self),
+                                         z.baseAddress!.assumingMemoryBound(to: Int32.self), b.baseAddress!.assumingMemoryBound(to: Int32.self))
+                        }
+                    }
+                }
+            }
         }
+        var i = range.lowerBound + 8 * blocks
         var lo = lo8.min(), hi = hi8.max()
         var zeros = Int(zeros8.wrappedSum()), bad = Int(bad8.wrappedSum())
         while i < range.upperBound {

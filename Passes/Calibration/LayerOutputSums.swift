@@ -8,12 +8,12 @@ import Interpreter
 /// correction skips its own float run.
 ///
 /// The sums are those bias correction would compute itself, bit for bit, or they are not
-/// used: same float model (``fingerprint(_:)``), same batches in the same order (a model's
+/// used: same float model (``normalized(_:)``), same batches in the same order (a model's
 /// outputs for a sample can depend on what else is in its batch), the same per-batch sums
 /// (``channelSums(_:axis:)``) added in batch order.
 public struct LayerOutputSums: Sendable {
-    /// ``fingerprint(_:)`` of the float model the sums come from.
-    public var model: String
+    /// The float model the sums come from, ``normalized(_:)``.
+    public var model: Model
     /// Samples of each batch summed, in order.
     public var batches: [Int] = []
     /// Per layer output value: the sum of each channel, and how many values each sum adds.
@@ -21,7 +21,7 @@ public struct LayerOutputSums: Sendable {
     /// The most bytes of intermediate values one batch held at once (unfused float run).
     public var peakBytes = 0
 
-    public init(model: String) { self.model = model }
+    public init(model: Model) { self.model = Self.normalized(model) }
 
     /// Axis of a layer's output that indexes its channels (the bias's), for the ops whose
     /// bias `bias-correct` corrects.
@@ -44,14 +44,13 @@ public struct LayerOutputSums: Sendable {
 
     /// The float model without its quantization state, unnamed nodes named as `quantize` names
     /// them: equal for the model `calibrate` ran and the one `bias-correct` reads exactly when
-    /// their float graphs are equal (the printout carries every tensor's content digest).
-    public static func fingerprint(_ model: Model) -> String {
+    /// their float graphs are (comparing them compares every tensor's bytes, cheaper than
+    /// hashing them; the copy shares the tensors' storage).
+    public static func normalized(_ model: Model) -> Model {
         var m = model
         m.quantization = QuantizationState()
         Quantize.nameNodes(&m.graph)
-        var h = FNV1a64()
-        h.add(Printer.print(m))
-        return String(h.value, radix: 16)
+        return m
     }
 
     /// Per channel of `t` along `axis` (negative: from the end), the sum over every other

@@ -51,27 +51,66 @@ public struct ErrorStatistics: Sendable, Codable, Equatable {
     public init(reference x: [Float], approximation y: [Float]) {
         var acc = ErrorAccumulator()
         acc.add(reference: x, approximation: y)
-        var errors = zip(x, y).map { abs(Double($0) - Double($1)) }
         self = acc.statistics
-        guard !errors.isEmpty else {
+        let n = min(x.count, y.count)
+        guard n > 0 else {
             (p50, p95, p99) = (0, 0, 0)
             return
         }
-        func rank(_ p: Double) -> Int { min(errors.count - 1, Int((p * Double(errors.count - 1)).rounded())) }
-        let (k99, k95, k50) = (rank(0.99), rank(0.95), rank(0.50))
-        // Each selection leaves everything left of its rank no larger: the next, lower rank is found there.
-        errors.withUnsafeMutableBufferPointer { e in
-            Self.select(e, k99, in: 0..<e.count)
-            Self.select(e, k95, in: 0..<(k99 + 1))
-            Self.select(e, k50, in: 0..<(k95 + 1))
+        func rank(_ p: Double) -> Int { min(n - 1, Int((p * Double(n - 1)).rounded())) }
+        var errors = [Double](repeating: 0, count: n)
+        var orderable = true
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeBufferPointer { yp in
+                for i in 0..<n {
+                    let e = abs(Double(xp[i]) - Double(yp[i]))
+                    errors[i] = e
+                    if e.isNaN { orderable = false }
+                }
+            }
         }
-        p99 = errors[k99]
-        p95 = errors[k95]
-        p50 = errors[k50]
+        let ranks = [rank(0.99), rank(0.95), rank(0.50)]
+        let values = orderable ? Self.orderStatistics(&errors, ranks: ranks) : Self.selectingInPlace(&errors, ranks: ranks)
+        (p99, p95, p50) = (values[0], values[1], values[2])
     }
 
-    /// Puts the k-th smallest of `a[range]` at index k, smaller-or-equal values before it and
-    /// larger-or-equal after (Hoare's FIND with a median-of-three pivot). NaN-free input.
+    /// The values of the given ranks (in ascending order, 0-based) of `values`, none NaN: by
+    /// the top 16 bits of their bit patterns (non-negative doubles order as their patterns),
+    /// then a selection among the few values in each rank's bucket. Reorders `values`.
+    static func orderStatistics(_ values: inout [Double], ranks: [Int]) -> [Double] {
+        var counts = [Int](repeating: 0, count: 1 << 16)
+        values.withUnsafeBufferPointer { v in
+            for e in v { counts[Int(e.bitPattern >> 48)] += 1 }
+        }
+        // Each rank's bucket, and its rank within the bucket.
+        var where_: [(bucket: Int, rank: Int)] = []
+        for k in ranks {
+            var seen = 0, b = 0
+            while seen + counts[b] <= k { seen += counts[b]; b += 1 }
+            where_.append((b, k - seen))
+        }
+        var result: [Double] = []
+        for (bucket, k) in where_ {
+            var members = values.filter { Int($0.bitPattern >> 48) == bucket }
+            members.withUnsafeMutableBufferPointer { select($0, k, in: 0..<$0.count) }
+            result.append(members[k])
+        }
+        return result
+    }
+
+    /// The values of descending ranks by selection in place (each selection leaves everything
+    /// left of its rank no larger: the next, lower rank is found there).
+    static func selectingInPlace(_ values: inout [Double], ranks: [Int]) -> [Double] {
+        values.withUnsafeMutableBufferPointer { e in
+            var upper = e.count
+            for k in ranks {
+                select(e, k, in: 0..<upper)
+                upper = k + 1
+            }
+        }
+        return ranks.map { values[$0] }
+    }
+
     static func select(_ a: UnsafeMutableBufferPointer<Double>, _ k: Int, in range: Range<Int>) {
         var lo = range.lowerBound, hi = range.upperBound - 1
         while lo < hi {

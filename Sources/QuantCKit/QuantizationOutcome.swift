@@ -66,6 +66,8 @@ public struct QuantizationOutcome: Sendable {
     public var notes: [String]
     /// The budget sweep, when it ran.
     public var sweep: Sweep?
+    /// Threads for the report's per-layer figures (the quantize options' `threads`).
+    public var threads = Parallel.defaultThreads
 
     /// The task metric of the float and quantized models, in points (percent):
     /// accuracy against the labels when there are labels, else top-1 agreement of the first
@@ -86,9 +88,10 @@ public struct QuantizationOutcome: Sendable {
     public func write(_ outputs: QuantizationOutputs) throws(QuantCError) -> QuantizationReport {
         // The per-layer figures (weight errors over every weight) need not wait for the file.
         var layers: [QuantizationReport.Layer] = []
-        let written = Parallel.map(2, threads: 2) { task -> Error? in
+        let written = Parallel.map(2, threads: min(2, threads)) { task -> Error? in
             if task == 1 {
-                layers = QuantizationReport.layers(of: model, floatWeights: floatWeights, comparison: comparison, watch: watch)
+                layers = QuantizationReport.layers(of: model, floatWeights: floatWeights, comparison: comparison, watch: watch,
+                                                   threads: threads)
                 return nil
             }
             do { try ONNXExporter.write(model, to: outputs.model) } catch { return error }
@@ -114,7 +117,8 @@ public struct QuantizationOutcome: Sendable {
 
     func report(_ outputs: QuantizationOutputs, layers computed: [QuantizationReport.Layer]?) -> QuantizationReport {
         let m = model
-        let layers = computed ?? QuantizationReport.layers(of: m, floatWeights: floatWeights, comparison: comparison, watch: watch)
+        let layers = computed ?? QuantizationReport.layers(of: m, floatWeights: floatWeights, comparison: comparison, watch: watch,
+                                                           threads: threads)
         // Stored constants before (canonicalized float model) and after (integers, scales, what stayed float).
         let floatWeightBytes = floatWeights.values.reduce(0) { $0 + $1.byteCount }
         let quantizedWeightBytes = m.graph.initializers.values.reduce(0) { $0 + $1.byteCount }

@@ -162,8 +162,11 @@ public struct Quantizer {
         if options.calibrationRandom != nil { notes.append("calibrated on random inputs") }
         let pipeline = sweep.map { s in (manager.passes.prefix { type(of: $0).name != Quantize.name }.map(\.pipelineText) + [s.stages]).joined(separator: ",") }
             ?? manager.pipelineText
-        return QuantizationOutcome(modelPath: model, floatModel: original, model: m, floatWeights: floatWeights, comparison: comparison,
-                                   watch: watch, pipeline: pipeline, evaluation: evaluation, notes: notes, sweep: sweep)
+        var outcome = QuantizationOutcome(modelPath: model, floatModel: original, model: m, floatWeights: floatWeights,
+                                          comparison: comparison, watch: watch, pipeline: pipeline, evaluation: evaluation,
+                                          notes: notes, sweep: sweep)
+        outcome.threads = options.threads
+        return outcome
     }
 
     /// Runs the pipeline. When calibration offers several range sets (`calibrate(method=auto)`),

@@ -1,4 +1,5 @@
 import Foundation
+import Interpreter
 import IR
 import Passes
 
@@ -132,23 +133,32 @@ public struct QuantizationReport: Codable, Sendable {
     /// Per-layer weight figures from the decisions on the quantized IR and the float weights.
     /// Sizes are ``WeightFormat/storageBytes(shape:channelAxis:groupAxis:)``, the cost the allocator counts.
     public static func layers(of quantized: Model, floatWeights: [String: Tensor], comparison: ModelComparison?,
-                              watch: [String: ModelComparison.Watch]) -> [Layer] {
+                              watch: [String: ModelComparison.Watch], threads: Int = Parallel.defaultThreads) -> [Layer] {
         let state = quantized.quantization
         let predictedBy = predictor(of: state)
-        return state.layers.map { l in
+        // Layers are independent: one per thread (a large one's weight errors and histogram
+        // also split between two).
+        return Parallel.map(state.layers.count, threads: threads) { i -> Layer in
+            let l = state.layers[i]
             let w = floatWeights[l.weight]
             let n = w?.elementCount ?? 0
             let floatBytes = n * 4
             let bytes = w.map { l.format.storageBytes(shape: $0.shape, channelAxis: l.channelAxis, groupAxis: l.groupAxis) } ?? floatBytes
             var weightError: ErrorStatistics?
-            var deq: [Float]?
+            var histogram: WeightHistogram?
             let values = w?.floatValues()
-            if let q = l.quantized, let w, let values, case .integer(_, let granularity, _) = l.format {
-                deq = WeightQuantizer.dequantize(q, shape: w.shape, granularity: granularity,
-                                                 channelAxis: l.channelAxis, groupAxis: l.groupAxis)
-                weightError = ErrorStatistics(reference: values, approximation: deq!)
-            } else if l.format == .float16, let values {
-                weightError = ErrorStatistics(reference: values, approximation: values.map { Float(Float16($0)) })
+            _ = Parallel.map(2, threads: n >= 1 << 16 ? min(2, threads) : 1) { task -> Int in
+                guard let w, let values else { return task }
+                if task == 1 {
+                    histogram = WeightHistogram(values: values, shape: w.shape, layer: l)
+                } else if let q = l.quantized, case .integer(_, let granularity, _) = l.format {
+                    let deq = WeightQuantizer.dequantize(q, shape: w.shape, granularity: granularity,
+                                                         channelAxis: l.channelAxis, groupAxis: l.groupAxis, threads: threads)
+                    weightError = ErrorStatistics(reference: values, approximation: deq)
+                } else if l.format == .float16 {
+                    weightError = ErrorStatistics(reference: values, approximation: values.map { Float(Float16($0)) })
+                }
+                return task
             }
             let act = watch[l.node].flatMap { comparison?.values[$0.float] }
             var layer = Layer(node: l.node, op: l.opType, format: l.format.description, rounding: l.quantized?.rounding,
@@ -165,9 +175,7 @@ public struct QuantizationReport: Codable, Sendable {
             layer.sensitivity = sensitivity.isEmpty ? nil : sensitivity
             layer.predictedError = predictedBy.flatMap { layer.score($0) }
             layer.measuredError = layer.score(SensitivitySummary.measuredMethod)
-            if let w, let values {
-                layer.histogram = WeightHistogram(values: values, shape: w.shape, layer: l)
-            }
+            layer.histogram = histogram
             return layer
         }
     }

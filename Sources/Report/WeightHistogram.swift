@@ -64,9 +64,12 @@ public struct WeightHistogram: Codable, Sendable, Equatable {
         let layout = WeightQuantizer.ScaleLayout(shape: shape, granularity: granularity,
                                                  channelAxis: l.channelAxis, groupAxis: l.groupAxis)
         var qmin = Int.max, qmax = Int.min
-        for i in q.values.indices where layout.scaleIndex(i) == s {
-            qmin = min(qmin, Int(q.values[i]))
-            qmax = max(qmax, Int(q.values[i]))
+        layout.forEachRun(rows: 0..<layout.rows) { first, count, scale in
+            if scale.step == 0 && scale.first != s { return }  // a run of another scale
+            for r in 0..<count where scale.first + r * scale.step == s {
+                qmin = min(qmin, Int(q.values[first + r]))
+                qmax = max(qmax, Int(q.values[first + r]))
+            }
         }
         if qmin > qmax { (qmin, qmax) = (0, 0) }
         // A symmetric grid is symmetric even when this scale's weights are all of one sign;

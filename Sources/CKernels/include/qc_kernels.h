@@ -28,4 +28,10 @@ void qc_error_accumulate(const float *x, const float *y, long n, const double *s
 /// The bin of one |e| > 0 as qc_error_accumulate counts it.
 int qc_error_bin(double e, const double *steps, const uint8_t *cells);
 
+/// The lanes of AbsHistogram.extremes' eight-wide loop over `blocks` blocks of 8 values:
+/// per lane l (values 8b + l), the finite minimum and maximum (±inf when none; a value
+/// replaces the lane's only when strictly beyond it), the zeros and the non-finite values.
+/// (extremes.c)
+void qc_extremes8(const float *values, long blocks, float *low, float *high, int32_t *zero_counts, int32_t *bad_counts);
+
 #endif
