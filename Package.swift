@@ -71,8 +71,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .testTarget(name: "IRTests", dependencies: ["IR"], path: "Tests/IRTests"),
-        .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter"], path: "Tests/InterpreterTests"),
-        .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "GCN"], path: "Tests/PassesTests"),
+        .testTarget(name: "InterpreterTests", dependencies: ["IR", "ONNX", "Interpreter", "CKernels"], path: "Tests/InterpreterTests"),
+        .testTarget(name: "PassesTests", dependencies: ["IR", "ONNX", "Interpreter", "Passes", "GCN", "CKernels"], path: "Tests/PassesTests"),
         .testTarget(name: "ONNXTests", dependencies: ["IR", "ONNX"], path: "Tests/ONNXTests"),
         // Runs the built executable; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["quantc", "IR", "ONNX", "CZlib", "Artifact", "ArtifactTestSupport"], path: "Tests/CLITests"),

@@ -34,4 +34,14 @@ int qc_error_bin(double e, const double *steps, const uint8_t *cells);
 /// (extremes.c)
 void qc_extremes8(const float *values, long blocks, float *low, float *high, int32_t *zero_counts, int32_t *bad_counts);
 
+/// One LSTM step's cell for one batch row (gates i, o, f, c at offsets 0, 1, 2, 3 × hidden of
+/// xi (x·Wᵀ), hi (h·Rᵀ), wb and rb): nc = σ(f)·cp + σ(i)·tanh(c), nh = σ(o)·tanh(nc), with
+/// Activation.sigmoid's and .vectorTanh's arithmetic exactly. (lstm_cell.c)
+void qc_lstm_cell(long hidden, const float *xi, const float *hi, const float *wb, const float *rb, const float *cp,
+                  float *nc, float *nh);
+
+/// The scalar sigmoid and tanh qc_lstm_cell uses (for tests).
+float qc_sigmoid(float x);
+float qc_tanh(float x);
+
 #endif

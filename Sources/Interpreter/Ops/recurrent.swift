@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 import IR
@@ -130,19 +131,12 @@ extension Ops {
                     switch kind {
                     case .lstm where plain[d] && p == nil && clip == nil && !inputForget:
                         // The default activations (sigmoid, tanh, tanh) without peepholes
-                        // or clipping, in vectorizable form (Activation.sigmoid, .tanh).
+                        // or clipping: CKernels' qc_lstm_cell, Activation.sigmoid's and
+                        // .vectorTanh's arithmetic in the CPU's widest vectors.
                         xw.withUnsafeBufferPointer { xwp in hr.withUnsafeBufferPointer { hrp in
                         c.withUnsafeBufferPointer { cp in newC.withUnsafeMutableBufferPointer { nc in newH.withUnsafeMutableBufferPointer { nh in
-                            let xi = xwp.baseAddress! + xrow, hi = hrp.baseAddress! + hrow
-                            for j in 0..<hidden {
-                                let pi = xi[j] + hi[j] + wb[j] + rb[j]
-                                let po = xi[hidden + j] + hi[hidden + j] + wb[hidden + j] + rb[hidden + j]
-                                let pf = xi[2 * hidden + j] + hi[2 * hidden + j] + wb[2 * hidden + j] + rb[2 * hidden + j]
-                                let pc = xi[3 * hidden + j] + hi[3 * hidden + j] + wb[3 * hidden + j] + rb[3 * hidden + j]
-                                let cn = Activation.sigmoid(pf) * cp[base + j] + Activation.sigmoid(pi) * Activation.vectorTanh(pc)
-                                nc[base + j] = cn
-                                nh[base + j] = Activation.sigmoid(po) * Activation.vectorTanh(cn)
-                            }
+                            qc_lstm_cell(hidden, xwp.baseAddress! + xrow, hrp.baseAddress! + hrow, wb, rb, cp.baseAddress! + base,
+                                         nc.baseAddress! + base, nh.baseAddress! + base)
                         } } } } }
                     case .lstm:
                         for j in 0..<hidden {

@@ -1,0 +1,38 @@
+import CKernels
+@testable import Interpreter
+import XCTest
+
+/// The LSTM cell in C (vector lanes) is the Swift cell it replaced, bit for bit: its sigmoid
+/// and tanh are Activation.sigmoid's and .vectorTanh's arithmetic, on ordinary and special
+/// values, and the whole cell matches the Swift loop.
+final class LSTMCellKernelTests: XCTestCase {
+    func testSigmoidAndTanhAreTheSwiftOnesBitForBit() {
+        var rng = SplitMix64(seed: 21)
+        var xs: [Float] = [0, -0, 1e-30, -1e-30, 0.625, -0.625, 0.624_999_94, 87.336_54, -87.336_54, 88, -88, 89, -89, 1e30, -1e30,
+                           .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        for _ in 0..<200_000 { xs.append(Float(Double(rng.next() % 4_000_001) / 100_000 - 20)) }
+        for x in xs {
+            XCTAssertEqual(qc_sigmoid(x).bitPattern, Activation.sigmoid(x).bitPattern, "sigmoid(\(x))")
+            XCTAssertEqual(qc_tanh(x).bitPattern, Activation.vectorTanh(x).bitPattern, "tanh(\(x))")
+        }
+    }
+
+    func testCellIsTheSwiftLoop() {
+        var rng = SplitMix64(seed: 8)
+        func values(_ n: Int, _ spread: Double) -> [Float] { (0..<n).map { _ in Float((Double(rng.next() % 2_000_001) / 1_000_000 - 1) * spread) } }
+        for hidden in [1, 7, 16, 33, 512] {
+            let xi = values(4 * hidden, 6), hi = values(4 * hidden, 3), wb = values(4 * hidden, 1), rb = values(4 * hidden, 1), cp = values(hidden, 2)
+            var nc = [Float](repeating: 0, count: hidden), nh = nc
+            qc_lstm_cell(hidden, xi, hi, wb, rb, cp, &nc, &nh)
+            for j in 0..<hidden {
+                let pi = xi[j] + hi[j] + wb[j] + rb[j]
+                let po = xi[hidden + j] + hi[hidden + j] + wb[hidden + j] + rb[hidden + j]
+                let pf = xi[2 * hidden + j] + hi[2 * hidden + j] + wb[2 * hidden + j] + rb[2 * hidden + j]
+                let pc = xi[3 * hidden + j] + hi[3 * hidden + j] + wb[3 * hidden + j] + rb[3 * hidden + j]
+                let cn = Activation.sigmoid(pf) * cp[j] + Activation.sigmoid(pi) * Activation.vectorTanh(pc)
+                XCTAssertEqual(nc[j].bitPattern, cn.bitPattern, "hidden \(hidden), c[\(j)]")
+                XCTAssertEqual(nh[j].bitPattern, (Activation.sigmoid(po) * Activation.vectorTanh(cn)).bitPattern, "hidden \(hidden), h[\(j)]")
+            }
+        }
+    }
+}
