@@ -2,7 +2,8 @@
 // activations, no peepholes or clipping) for one batch row: the gate sums, sigmoid and tanh
 // written out as Activation.sigmoid and Activation.vectorTanh are, operation for operation
 // (no fused multiply-add, the same constants), so the results are the Swift loop's bit for
-// bit; here the loop runs 8 or 16 lanes wide (AVX2 or AVX-512 when the CPU has them).
+// bit; here the loop runs 8 or 16 lanes wide (AVX2 or AVX-512 when the CPU has them). The
+// Sigmoid operator's loop too.
 #pragma STDC FP_CONTRACT OFF
 #include <stdint.h>
 #include <string.h>
@@ -85,6 +86,22 @@ void qc_lstm_cell(long hidden, const float *xi, const float *hi, const float *wb
     if (__builtin_cpu_supports("avx2")) { cell_avx2(hidden, xi, hi, wb, rb, cp, nc, nh); return; }
 #endif
     cell_base(hidden, xi, hi, wb, rb, cp, nc, nh);
+}
+
+#define SIGMOID_BODY for (long i = 0; i < n; i++) y[i] = sigmoid(x[i]);
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static void sigmoid_avx512(const float *x, float *y, long n) { SIGMOID_BODY }
+__attribute__((target("avx2"))) static void sigmoid_avx2(const float *x, float *y, long n) { SIGMOID_BODY }
+#endif
+static void sigmoid_base(const float *x, float *y, long n) { SIGMOID_BODY }
+
+void qc_sigmoid_array(const float *x, float *y, long n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) { sigmoid_avx512(x, y, n); return; }
+    if (__builtin_cpu_supports("avx2")) { sigmoid_avx2(x, y, n); return; }
+#endif
+    sigmoid_base(x, y, n);
 }
 
 float qc_sigmoid(float x) { return sigmoid(x); }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import IR
 
@@ -135,12 +136,9 @@ enum Activation: Sendable, Equatable {
         return a < 0.625 ? small : signed
     }
 
+    /// In CKernels (`qc_sigmoid_array`): the same arithmetic on the CPU's widest vectors.
     static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        if x == UnsafePointer(y) {
-            for i in 0..<n { y[i] = sigmoid(y[i]) }
-        } else {
-            for i in 0..<n { y[i] = sigmoid(x[i]) }
-        }
+        qc_sigmoid_array(x, y, n)
     }
 
     /// A new float32 tensor holding f(x), elements split across threads.

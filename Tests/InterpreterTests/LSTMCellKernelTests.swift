@@ -11,7 +11,10 @@ final class LSTMCellKernelTests: XCTestCase {
         var xs: [Float] = [0, -0, 1e-30, -1e-30, 0.625, -0.625, 0.624_999_94, 87.336_54, -87.336_54, 88, -88, 89, -89, 1e30, -1e30,
                            .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
         for _ in 0..<200_000 { xs.append(Float(Double(rng.next() % 4_000_001) / 100_000 - 20)) }
-        for x in xs {
+        var ys = [Float](repeating: 0, count: xs.count)
+        qc_sigmoid_array(xs, &ys, xs.count)
+        for (x, y) in zip(xs, ys) {
+            XCTAssertEqual(y.bitPattern, Activation.sigmoid(x).bitPattern, "sigmoid(\(x)), array")
             XCTAssertEqual(qc_sigmoid(x).bitPattern, Activation.sigmoid(x).bitPattern, "sigmoid(\(x))")
             XCTAssertEqual(qc_tanh(x).bitPattern, Activation.vectorTanh(x).bitPattern, "tanh(\(x))")
         }
@@ -32,6 +35,28 @@ final class LSTMCellKernelTests: XCTestCase {
                 let cn = Activation.sigmoid(pf) * cp[j] + Activation.sigmoid(pi) * Activation.vectorTanh(pc)
                 XCTAssertEqual(nc[j].bitPattern, cn.bitPattern, "hidden \(hidden), c[\(j)]")
                 XCTAssertEqual(nh[j].bitPattern, (Activation.sigmoid(po) * Activation.vectorTanh(cn)).bitPattern, "hidden \(hidden), h[\(j)]")
+            }
+        }
+    }
+}
+
+/// Add, Sub, Mul and Div in C are Swift's operators, element by element, bit for bit.
+final class BinaryKernelTests: XCTestCase {
+    func testElementwiseOperatorsAreSwiftsBitForBit() {
+        var rng = SplitMix64(seed: 4)
+        let specials: [Float] = [0, -0, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-40]
+        func value() -> Float { rng.next() % 5 == 0 ? specials[Int(rng.next() % UInt64(specials.count))] : Float(Double(rng.next() % 2_000_001) / 1000 - 1000) }
+        let n = 1037
+        let a = (0..<n).map { _ in value() }, b = (0..<n).map { _ in value() }
+        let ops: [(Float, Float) -> Float] = [{ $0 + $1 }, { $0 - $1 }, { $0 * $1 }, { $0 / $1 }]
+        for (code, f) in ops.enumerated() {
+            for (sa, sb) in [(1, 1), (1, 0), (0, 1)] {
+                var out = [Float](repeating: 0, count: n)
+                qc_binary_f32(Int32(code), a, Int32(sa), b, Int32(sb), &out, n)
+                for i in 0..<n {
+                    let expected = f(a[i * sa], b[i * sb])
+                    XCTAssertTrue(out[i].bitPattern == expected.bitPattern || (out[i].isNaN && expected.isNaN), "op \(code) \(sa)\(sb) at \(i)")
+                }
             }
         }
     }

@@ -40,8 +40,15 @@ void qc_extremes8(const float *values, long blocks, float *low, float *high, int
 void qc_lstm_cell(long hidden, const float *xi, const float *hi, const float *wb, const float *rb, const float *cp,
                   float *nc, float *nh);
 
+/// y[i] = sigmoid(x[i]) for i < n, as Activation.sigmoid (y may be x). (lstm_cell.c)
+void qc_sigmoid_array(const float *x, float *y, long n);
+
 /// The scalar sigmoid and tanh qc_lstm_cell uses (for tests).
 float qc_sigmoid(float x);
 float qc_tanh(float x);
+
+/// out[i] = a[i·sa] op b[i·sb] for i < n, op 0 Add, 1 Sub, 2 Mul, 3 Div, sa and sb 0 (a scalar)
+/// or 1; out does not overlap a or b. (binary.c)
+void qc_binary_f32(int op, const float *a, int sa, const float *b, int sb, float *out, long n);
 
 #endif
