@@ -206,7 +206,9 @@ public struct BiasCorrection: Pass {
     /// model), if it summed exactly the batches ``floatMeans(of:targets:feed:context:)`` would
     /// run, and every target's output.
     func recordedMeans(_ recorded: LayerOutputSums, targets: [Target], feed: SampleFeed) -> (means: [[Double]], peakBytes: Int)? {
-        guard case .files(let source) = feed, recorded.batches == source.batchSizes(batch: batch, limit: samples) else { return nil }
+        // Sample counts per file follow the declared input shapes: without them the predicted batches could be wrong.
+        guard case .files(let source) = feed, source.inputs.allSatisfy({ $0.type?.tensorType?.shape != nil }),
+              recorded.batches == source.batchSizes(batch: batch, limit: samples) else { return nil }
         var means: [[Double]] = []
         for t in targets {
             guard let s = recorded.sums[t.node.outputs[0]], s.n > 0 else { return nil }
@@ -217,6 +219,8 @@ public struct BiasCorrection: Pass {
 
     /// Bytes of intermediate values the corrected runs may hold at once: the runs of one group.
     static let groupBytes = 512 << 20
+    /// Runs (threads) of one group at most.
+    static let maxGroup = 256
 
     /// Per target, the mean shift E[y_q − y] of each output channel in the QDQ model, each
     /// output corrected by it before later layers read it.
@@ -227,7 +231,8 @@ public struct BiasCorrection: Pass {
     /// fewer (one sample at a time, samples of different shapes) run in lockstep instead
     /// (``Lockstep``), each on a thread of its own, meeting at every target's output; as many
     /// as 512 MiB of intermediate values allow (twice the float run's peak per batch, for the
-    /// quantize/dequantize copies), in groups one after the other. A later group is corrected
+    /// quantize/dequantize copies, scaled to these batches' size) and at most 256, in groups
+    /// one after the other. A later group is corrected
     /// by the running mean over the groups before it and itself. In batches of one, later
     /// batches' shifts would be measured under upstream corrections that earlier ones had only
     /// estimated (that cost the MLP 14 dB of output SQNR). What runs on which thread never
@@ -261,7 +266,10 @@ public struct BiasCorrection: Pass {
         do {
             var batches: [[String: RTensor]] = []
             try feed.forEachBatch(inputs: model.graph.runtimeInputs, batch: samples, limit: samples) { batches.append($0) }
-            let group = max(1, min(batches.count, Self.groupBytes / max(1, 2 * floatPeakBytes)))
+            // The float peak is per batch of `batch` samples; these batches hold up to `samples`.
+            let largest = batches.map { $0.values.first?.shape.first ?? 1 }.max() ?? 1
+            let runBytes = 2 * max(1, floatPeakBytes) * max(1, (largest + batch - 1) / batch)
+            let group = max(1, min(batches.count, Self.maxGroup, Self.groupBytes / runBytes))
             let workers = max(1, min(group, context.threads))
             let interpreter = try Interpreter(model: model, threads: max(1, context.threads / workers), fuse: false)
             for start in stride(from: 0, to: batches.count, by: group) {

@@ -21,7 +21,7 @@ final class Lockstep<Part, Whole>: @unchecked Sendable {
         var description: String { "abandoned: another run failed" }
     }
 
-    /// A run ended while others waited at a meeting (or met after it ended).
+    /// A run ended while others waited at a meeting (or others met after it ended): that run.
     struct MissedMeeting: Error, CustomStringConvertible {
         var run: Int
         var description: String { "run \(run) of the lockstep did not attend a meeting the others did" }
@@ -36,6 +36,8 @@ final class Lockstep<Part, Whole>: @unchecked Sendable {
     private var meetings = 0
     private var latest: Whole?
     private var ended = 0
+    /// The first run to end.
+    private var endedRun: Int?
     private var failure: Error?
     private var abandoned: Set<Int> = []
 
@@ -58,7 +60,11 @@ final class Lockstep<Part, Whole>: @unchecked Sendable {
                     _ body: @escaping (Int, Lockstep) throws -> Void) throws {
         let lockstep = Lockstep(parties: parties, workers: workers, combine: combine, body: body)
         if parties == 1 {
-            try body(0, lockstep)
+            do { try body(0, lockstep) } catch {
+                // A failed combine ends the run with Abandoned (wrapped by the caller's run): report its own error.
+                if let failure = lockstep.condition.withLock({ lockstep.abandoned.contains(0) ? lockstep.failure : nil }) { throw failure }
+                throw error
+            }
             return
         }
         let done = DispatchGroup()
@@ -84,9 +90,15 @@ final class Lockstep<Part, Whole>: @unchecked Sendable {
     private func party(_ p: Int) {
         workers.wait()
         var failed: Error?
+        // Partners already failed: do not start a run that could only be abandoned.
+        if condition.withLock({ failure != nil ? abandoned.insert(p).inserted : false }) {
+            workers.signal()
+            return
+        }
         do { try body(p, self) } catch { failed = error }
         condition.withLock {
             ended += 1
+            endedRun = endedRun ?? p
             if let failed {
                 errors[p] = failed
                 fail(failed)
@@ -100,7 +112,7 @@ final class Lockstep<Part, Whole>: @unchecked Sendable {
     func meet(_ p: Int, _ part: Part) throws -> Whole {
         condition.lock()
         defer { condition.unlock() }
-        if failure == nil && ended > 0 { fail(MissedMeeting(run: p)) }
+        if failure == nil && ended > 0 { fail(MissedMeeting(run: endedRun ?? p)) }
         if failure != nil {
             abandoned.insert(p)
             throw Abandoned()

@@ -35,6 +35,16 @@ final class LockstepTests: XCTestCase {
         }) { XCTAssertTrue($0 is Lockstep<Int, Int>.MissedMeeting, "\($0)") }
     }
 
+    /// A failing combine is the error reported, also with one run (which the caller's run wraps).
+    func testACombinesErrorIsReportedNotTheAbandonment() {
+        struct Wrapped: Error { var inner: Error }
+        for parties in [1, 3] {
+            XCTAssertThrowsError(try Lockstep<Int, Int>.run(parties: parties, workers: 2, combine: { _ in throw Boom(run: -1) }) { p, lockstep in
+                do { _ = try lockstep.meet(p, p) } catch { throw Wrapped(inner: error) }
+            }) { XCTAssertEqual($0 as? Boom, Boom(run: -1), "\(parties) parties: \($0)") }
+        }
+    }
+
     final class Recorder: @unchecked Sendable {
         private var seen: [Int: [[Int]]] = [:]
         private let lock = NSLock()
