@@ -88,7 +88,11 @@ void qc_lstm_cell(long hidden, const float *xi, const float *hi, const float *wb
     cell_base(hidden, xi, hi, wb, rb, cp, nc, nh);
 }
 
-#define SIGMOID_BODY for (long i = 0; i < n; i++) y[i] = sigmoid(x[i]);
+// Two loops: in place (y == x, as fused epilogues call it) and into a separate array (restrict),
+// so that neither falls back to scalar code on an aliasing check.
+#define SIGMOID_BODY                                                                            \
+    if (x == y) { for (long i = 0; i < n; i++) y[i] = sigmoid(y[i]); }                          \
+    else { const float *restrict xs = x; float *restrict ys = y; for (long i = 0; i < n; i++) ys[i] = sigmoid(xs[i]); }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f"))) static void sigmoid_avx512(const float *x, float *y, long n) { SIGMOID_BODY }
 __attribute__((target("avx2"))) static void sigmoid_avx2(const float *x, float *y, long n) { SIGMOID_BODY }
