@@ -61,3 +61,30 @@ final class BinaryKernelTests: XCTestCase {
         }
     }
 }
+
+/// QuantizeLinear and DequantizeLinear in C are the Swift loops they replaced, bit for bit.
+final class QuantizeKernelTests: XCTestCase {
+    func testQuantizeAndDequantizeAreTheSwiftLoops() {
+        var rng = SplitMix64(seed: 12)
+        let specials: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e30, -1e30, 0.5, -0.5, 1.5, 2.5, -2.5, 127.5, -128.5, 255.5]
+        var x = specials
+        for _ in 0..<5000 { x.append(Float(Double(rng.next() % 4_000_001) / 10_000 - 200)) }
+        for (s, zp, lo, hi) in [(Float(0.5), Int32(0), Int32(-128), Int32(127)), (Float(0.013), 128, 0, 255), (Float(1), 3, 0, 255)] {
+            var y = [UInt8](repeating: 0, count: x.count)
+            qc_quantize_linear(x, x.count, s, zp, lo, hi, &y)
+            for (i, v) in x.enumerated() {
+                let t = v / s
+                let c = t.isNaN ? 0 : min(max(t, -1024), 1024)
+                let n = Int32(bitPattern: (c + 12_582_912).bitPattern) &- 0x4B40_0000
+                XCTAssertEqual(y[i], UInt8(truncatingIfNeeded: min(max(n &+ zp, lo), hi)), "quantize(\(v)) scale \(s) zero point \(zp)")
+            }
+            var back = [Float](repeating: 0, count: y.count)
+            let signed = lo < 0
+            qc_dequantize_linear(y, y.count, signed ? 1 : 0, Float(zp), s, &back)
+            for (i, q) in y.enumerated() {
+                let expected = signed ? (Float(Int8(bitPattern: q)) - Float(zp)) * s : (Float(q) - Float(zp)) * s
+                XCTAssertEqual(back[i].bitPattern, expected.bitPattern)
+            }
+        }
+    }
+}

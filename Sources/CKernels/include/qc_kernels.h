@@ -51,4 +51,11 @@ float qc_tanh(float x);
 /// or 1; out does not overlap a or b. (binary.c)
 void qc_binary_f32(int op, const float *a, int sa, const float *b, int sb, float *out, long n);
 
+/// QuantizeLinear of n floats with scale s and zero point zp into [qlo, qhi], stored as bytes
+/// (uint8, or int8's two's complement), as Ops.fastQuantize. (quantize.c)
+void qc_quantize_linear(const float *x, long n, float s, int32_t zp, int32_t qlo, int32_t qhi, uint8_t *y);
+
+/// DequantizeLinear of n bytes (int8 when is_signed, else uint8): (q − z) · s. (quantize.c)
+void qc_dequantize_linear(const uint8_t *x, long n, int is_signed, float z, float s, float *y);
+
 #endif

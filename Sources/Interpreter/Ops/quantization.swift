@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import IR
 
@@ -81,19 +82,12 @@ extension Ops {
         let out = RTensor(type: outType, shape: x.shape)
         let src = x.pointer(Float.self)
         let dst = out.pointer(UInt8.self)
-        // x / scale is bounded, then rounded half to even by adding 1.5·2²³ (exact for
-        // |v| < 2²²): the sum's low mantissa bits are the rounded integer,
-        // bits(1.5·2²³ + n) = 0x4B40_0000 + n. This vectorizes where rounded() calls libm.
-        let magic: Float = 12_582_912
-        let bound: Float = 1024
+        // x / scale is bounded to ±1024 (NaN to 0), then rounded half to even by adding
+        // magic = 1.5·2²³ (exact for |v| < 2²²): the sum's low mantissa bits are the rounded
+        // integer, bits(magic + n) = 0x4B40_0000 + n; plus the zero point, clamped. In C
+        // (CKernels/quantize.c) on the widest vectors, where rounded() would call libm.
         Parallel.forEach(x.count, threads: ctx.threads, minimumChunk: 1 << 15) { r in
-            for i in r {
-                let t = src[i] / s
-                let v = t.isNaN ? 0 : min(max(t, -bound), bound)
-                let n = Int32(bitPattern: (v + magic).bitPattern) &- 0x4B40_0000
-                let q = min(max(n &+ zi, qlo), qhi)
-                dst[i] = UInt8(truncatingIfNeeded: q)
-            }
+            qc_quantize_linear(src + r.lowerBound, r.count, s, zi, qlo, qhi, dst + r.lowerBound)
         }
         return out
     }
@@ -109,12 +103,9 @@ extension Ops {
         let out = RTensor(type: .float32, shape: x.shape)
         let src = x.pointer(UInt8.self)
         let dst = out.pointer(Float.self)
+        // (q − z) · s, in C on the widest vectors (CKernels/quantize.c).
         Parallel.forEach(x.count, threads: ctx.threads, minimumChunk: 1 << 15) { r in
-            if signed {
-                for i in r { dst[i] = (Float(Int8(bitPattern: src[i])) - z) * s }
-            } else {
-                for i in r { dst[i] = (Float(src[i]) - z) * s }
-            }
+            qc_dequantize_linear(src + r.lowerBound, r.count, signed ? 1 : 0, z, s, dst + r.lowerBound)
         }
         return out
     }
