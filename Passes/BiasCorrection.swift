@@ -296,12 +296,10 @@ public struct BiasCorrection: Pass {
         return try Self.means(sums, counts, targets)
     }
 
-    /// Subtracts `shift[c]` from channel c of a target's output, in place.
+    /// Subtracts `shift[c]` from channel c of a target's output, in place (its channel axis
+    /// exists: its sums were just taken).
     static func subtract(_ shift: [Float], from t: RTensor, target: Target) {
-        let shape = t.shape
-        let axis = target.axis < 0 ? shape.count + target.axis : target.axis
-        let channels = shape[axis]
-        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        guard let (outer, channels, inner) = LayerOutputSums.channelLayout(t.shape, axis: target.axis) else { return }
         let x = t.elements(Float.self)
         for c in 0..<channels {
             for o in 0..<outer {

@@ -53,14 +53,18 @@ public struct LayerOutputSums: Sendable {
         return m
     }
 
+    /// `shape` as (outer, channels, inner) around `axis` (negative: from the end): element
+    /// (o, c, i) sits at (o · channels + c) · inner + i. Nil when there is no such axis.
+    static func channelLayout(_ shape: [Int], axis: Int) -> (outer: Int, channels: Int, inner: Int)? {
+        let a = axis < 0 ? shape.count + axis : axis
+        guard a >= 0, a < shape.count else { return nil }
+        return (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
+    }
+
     /// Per channel of `t` along `axis` (negative: from the end), the sum over every other
     /// axis, and the number of values in each sum; nil when `t` has no such axis.
     public static func channelSums(_ t: RTensor, axis: Int) -> (sums: [Double], n: Int)? {
-        let shape = t.shape
-        let a = axis < 0 ? shape.count + axis : axis
-        guard a >= 0, a < shape.count else { return nil }
-        let channels = shape[a]
-        let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
+        guard let (outer, channels, inner) = channelLayout(t.shape, axis: axis) else { return nil }
         let x = t.elements(Float.self)
         var sums = [Double](repeating: 0, count: channels)
         for o in 0..<outer {

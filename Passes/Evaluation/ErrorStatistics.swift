@@ -70,14 +70,14 @@ public struct ErrorStatistics: Sendable, Codable, Equatable {
             }
         }
         let ranks = [rank(0.99), rank(0.95), rank(0.50)]
-        let values = orderable ? Self.orderStatistics(&errors, ranks: ranks) : Self.selectingInPlace(&errors, ranks: ranks)
+        let values = orderable ? Self.orderStatistics(errors, ranks: ranks) : Self.selectingInPlace(&errors, ranks: ranks)
         (p99, p95, p50) = (values[0], values[1], values[2])
     }
 
     /// The values of the given ranks (in ascending order, 0-based) of `values`, none NaN: by
     /// the top 16 bits of their bit patterns (non-negative doubles order as their patterns),
-    /// then a selection among the few values in each rank's bucket. Reorders `values`.
-    static func orderStatistics(_ values: inout [Double], ranks: [Int]) -> [Double] {
+    /// then a selection among the few values in each rank's bucket.
+    static func orderStatistics(_ values: [Double], ranks: [Int]) -> [Double] {
         var counts = [Int](repeating: 0, count: 1 << 16)
         values.withUnsafeBufferPointer { v in
             for e in v { counts[Int(e.bitPattern >> 48)] += 1 }
@@ -89,13 +89,21 @@ public struct ErrorStatistics: Sendable, Codable, Equatable {
             while seen + counts[b] <= k { seen += counts[b]; b += 1 }
             where_.append((b, k - seen))
         }
-        var result: [Double] = []
-        for (bucket, k) in where_ {
-            var members = values.filter { Int($0.bitPattern >> 48) == bucket }
-            members.withUnsafeMutableBufferPointer { select($0, k, in: 0..<$0.count) }
-            result.append(members[k])
+        // The values of those (at most three) buckets, gathered in one pass.
+        let buckets = Array(Set(where_.map(\.bucket))).sorted()
+        var members = [[Double]](repeating: [], count: buckets.count)
+        values.withUnsafeBufferPointer { v in
+            for e in v {
+                let b = Int(e.bitPattern >> 48)
+                for j in buckets.indices where buckets[j] == b { members[j].append(e) }
+            }
         }
-        return result
+        return where_.map { bucket, k in
+            members[buckets.firstIndex(of: bucket)!].withUnsafeMutableBufferPointer { m in
+                select(m, k, in: 0..<m.count)
+                return m[k]
+            }
+        }
     }
 
     /// The values of descending ranks by selection in place (each selection leaves everything

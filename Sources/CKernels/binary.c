@@ -30,9 +30,9 @@ static void binary_base(int op, const float *restrict a, int sa, const float *re
 
 void qc_binary_f32(int op, const float *a, int sa, const float *b, int sb, float *out, long n) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) { binary_avx512(op, a, sa, b, sb, out, n); return; }
-    if (__builtin_cpu_supports("avx2")) { binary_avx2(op, a, sa, b, sb, out, n); return; }
+    const int level = qc_cpu_vector_level();
+    if (level == 2) { binary_avx512(op, a, sa, b, sb, out, n); return; }
+    if (level == 1) { binary_avx2(op, a, sa, b, sb, out, n); return; }
 #endif
     binary_base(op, a, sa, b, sb, out, n);
 }

@@ -41,7 +41,6 @@ static void extremes_base(const float *values, long blocks, float *low, float *h
 }
 
 void qc_extremes8(const float *values, long blocks, float *low, float *high, int32_t *zero_counts, int32_t *bad_counts) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) extremes_avx2(values, blocks, low, high, zero_counts, bad_counts);
+    if (qc_cpu_vector_level() >= 1) extremes_avx2(values, blocks, low, high, zero_counts, bad_counts);
     else extremes_base(values, blocks, low, high, zero_counts, bad_counts);
 }

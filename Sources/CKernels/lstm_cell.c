@@ -81,9 +81,9 @@ static void cell_base(long hidden, const float *restrict xi, const float *restri
 void qc_lstm_cell(long hidden, const float *xi, const float *hi, const float *wb, const float *rb, const float *cp,
                   float *nc, float *nh) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) { cell_avx512(hidden, xi, hi, wb, rb, cp, nc, nh); return; }
-    if (__builtin_cpu_supports("avx2")) { cell_avx2(hidden, xi, hi, wb, rb, cp, nc, nh); return; }
+    const int level = qc_cpu_vector_level();
+    if (level == 2) { cell_avx512(hidden, xi, hi, wb, rb, cp, nc, nh); return; }
+    if (level == 1) { cell_avx2(hidden, xi, hi, wb, rb, cp, nc, nh); return; }
 #endif
     cell_base(hidden, xi, hi, wb, rb, cp, nc, nh);
 }
@@ -101,9 +101,9 @@ static void sigmoid_base(const float *x, float *y, long n) { SIGMOID_BODY }
 
 void qc_sigmoid_array(const float *x, float *y, long n) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) { sigmoid_avx512(x, y, n); return; }
-    if (__builtin_cpu_supports("avx2")) { sigmoid_avx2(x, y, n); return; }
+    const int level = qc_cpu_vector_level();
+    if (level == 2) { sigmoid_avx512(x, y, n); return; }
+    if (level == 1) { sigmoid_avx2(x, y, n); return; }
 #endif
     sigmoid_base(x, y, n);
 }

@@ -45,18 +45,18 @@ static void dequantize_base(const uint8_t *restrict x, long n, int is_signed, fl
 
 void qc_quantize_linear(const float *x, long n, float s, int32_t zp, int32_t qlo, int32_t qhi, uint8_t *y) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512bw")) { quantize_avx512(x, n, s, zp, qlo, qhi, y); return; }
-    if (__builtin_cpu_supports("avx2")) { quantize_avx2(x, n, s, zp, qlo, qhi, y); return; }
+    const int level = qc_cpu_vector_level();
+    if (level == 2) { quantize_avx512(x, n, s, zp, qlo, qhi, y); return; }
+    if (level == 1) { quantize_avx2(x, n, s, zp, qlo, qhi, y); return; }
 #endif
     quantize_base(x, n, s, zp, qlo, qhi, y);
 }
 
 void qc_dequantize_linear(const uint8_t *x, long n, int is_signed, float z, float s, float *y) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512bw")) { dequantize_avx512(x, n, is_signed, z, s, y); return; }
-    if (__builtin_cpu_supports("avx2")) { dequantize_avx2(x, n, is_signed, z, s, y); return; }
+    const int level = qc_cpu_vector_level();
+    if (level == 2) { dequantize_avx512(x, n, is_signed, z, s, y); return; }
+    if (level == 1) { dequantize_avx2(x, n, is_signed, z, s, y); return; }
 #endif
     dequantize_base(x, n, is_signed, z, s, y);
 }

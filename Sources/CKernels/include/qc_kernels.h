@@ -3,6 +3,10 @@
 
 #include <stdint.h>
 
+/// The vector extensions of this CPU and OS, found once: 2 = AVX-512 F/DQ/BW/VL, 1 = AVX2 + FMA,
+/// 0 = neither. The kernels below choose their AVX-512, AVX2 or baseline version by it. (cpu.c)
+int qc_cpu_vector_level(void);
+
 /// Counts |values[i]| into `bins` bins of width 1/scale: bin min(trunc(|v| * scale), bins - 1),
 /// with |v| * scale in double precision. Non-finite values are skipped. `counts` has `bins`
 /// entries and is added to. (histogram.c)
