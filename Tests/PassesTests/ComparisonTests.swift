@@ -51,4 +51,24 @@ final class ComparisonTests: XCTestCase {
             XCTAssertEqual(c.outputs["y"]?.cosine ?? 0, 1, accuracy: 1e-12)
         }
     }
+
+    /// CandidateSelection runs the float model and each candidate as jobs of their own: the
+    /// scores are the same on one thread as on two or three, and tell the candidates apart.
+    func testCandidateScoresDoNotDependOnThreads() throws {
+        let model = try GPTQTests.load("digits_cnn")
+        let test = try SampleSource(folder: GPTQTests.root.appendingPathComponent("models/digits/test_x_img.npy").path,
+                                    inputs: model.graph.runtimeInputs)
+        let candidates = try ["quantize(weights=int8)", "quantize(weights=int4,group=32)"].map { q in
+            (name: q, model: try GPTQTests.run("canonicalize,calibrate(method=percentile),\(q),insert-qdq", on: model,
+                                              calibration: "calib_x_img.npy").0)
+        }
+        func describe(_ threads: Int) throws -> [String] {
+            try CandidateSelection.score(float: model, candidates: candidates, feed: .files(test), batch: 64, limit: 300,
+                                         threads: threads).map { "\($0.name) \($0.sqnr) \($0.top1 ?? -1)" }
+        }
+        let one = try describe(1)
+        XCTAssertEqual(try describe(2), one)
+        XCTAssertEqual(try describe(3), one)
+        XCTAssertNotEqual(one[0].split(separator: " ")[1], one[1].split(separator: " ")[1], "int8 and int4 score differently")
+    }
 }
