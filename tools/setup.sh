@@ -62,4 +62,18 @@ if [ "$want" != "$have" ]; then
   pip_state="installed"
 fi
 
+# The versions the tools run with (requirements.txt has floors only): a check that fails on a
+# fresh install but not on an older venv is then easy to trace to a newer package.
+py_vers=$("$venv/bin/python" - <<'PY' 2>/dev/null || true
+from importlib.metadata import version, PackageNotFoundError
+names = ["onnx", "onnxruntime", "numpy", "ml_dtypes", "scikit-learn", "pillow", "opencv-python-headless"]
+def v(n):
+    try:
+        return f"{n} {version(n)}"
+    except PackageNotFoundError:
+        return f"{n} missing"
+print(", ".join(v(n) for n in names))
+PY
+)
 echo "setup: ok — apt: ${#missing[@]} installed, ${#apt_pkgs[@]} checked; swift ${swift_ver:-?}; venv .venv ($pip_state)"
+echo "setup: python packages: ${py_vers:-?}"
