@@ -15,12 +15,13 @@ public enum CandidateSelection {
 
     public static func score(float: Model, candidates: [(name: String, model: Model)], feed: SampleFeed,
                              batch: Int, limit: Int, threads: Int) throws -> [Score] {
-        // A batch's float run and candidate runs are independent jobs, one per thread (an
-        // interpreter each, on its own thread): splitting each run's operators over two
-        // cores kept 1.15 of them busy on layout_cdla's pages. Scores are added in candidate
-        // order after each batch, so they do not depend on the thread count.
+        // A batch's float run and candidate runs are independent jobs, two at a time (as the
+        // comparison's side-by-side pair: two runs' activations), each on half of the threads:
+        // splitting each run's operators over two cores kept 1.15 of them busy on
+        // layout_cdla's pages. Scores are added in candidate order after each batch, so they
+        // do not depend on the thread count.
         let jobs = candidates.count + 1
-        let workers = min(max(1, threads), jobs)
+        let workers = min(max(1, threads), jobs, 2)
         let each = max(1, threads / workers)
         let f = try Interpreter(model: float, threads: each)
         let runs = try [f] + candidates.map { try Interpreter(model: $0.model, threads: each) }

@@ -46,8 +46,9 @@ public struct ModelComparison: Sendable {
         // Small batches (as InterpreterPool decides: at batch 1 most operators are too small to
         // split well over cores) run in rounds: every run of a round, float and quantized, is a
         // job of its own on one thread. Larger ones run the two models side by side, each on
-        // half of the threads; with the float outputs kept, as many quantized runs as threads
-        // (splitting one run's operators kept 1.15 of 2 cores busy on layout_cdla's pages).
+        // half of the threads; with the float outputs kept, two quantized runs at once, each on
+        // half of the threads (splitting one run's operators over both kept 1.15 of 2 cores busy
+        // on layout_cdla's pages; two runs hold what the side-by-side pair holds).
         // What runs where never changes a result: batches are absorbed in order.
         var rounds: Int?
         var f: Interpreter?, q: Interpreter?
@@ -56,9 +57,9 @@ public struct ModelComparison: Sendable {
             let side = threads >= 2 && cached == nil
             let quantizedOnly = !small && threads >= 2 && cached != nil
             rounds = small ? InterpreterPool.roundBatches(batchBytes: first.values.reduce(0) { $0 + $1.byteCount })
-                : quantizedOnly ? threads : 1
+                : quantizedOnly ? 2 : 1
             let floatThreads = small ? 1 : side ? max(1, threads / 2) : threads
-            let quantizedThreads = small || quantizedOnly ? 1 : side ? max(1, threads - threads / 2) : threads
+            let quantizedThreads = small ? 1 : quantizedOnly ? max(1, threads / 2) : side ? max(1, threads - threads / 2) : threads
             f = cached == nil ? try Interpreter(model: float, threads: floatThreads) : nil
             q = try Interpreter(model: quantized, threads: quantizedThreads)
         }
