@@ -114,9 +114,10 @@ final class BiasCorrectionLockstepTests: XCTestCase {
 
     /// The corrected biases. `recorded`: whether bias correction must have taken the float means
     /// from calibration (nil: no matter); `ask`: whether calibration is asked to record them.
-    func corrected(_ model: Model, samples: String, threads: Int, recorded: Bool? = nil, ask: Bool = true) throws -> (b1: [Float], b2: [Float]) {
+    func corrected(_ model: Model, samples: String, threads: Int, recorded: Bool? = nil, ask: Bool = true,
+                   pass: String = "bias-correct(samples=48)", counters: ((PassContext) -> Void)? = nil) throws -> (b1: [Float], b2: [Float]) {
         var m = model
-        var manager = PassManager(passes: try PassRegistry.pipeline("calibrate(method=minmax),quantize,bias-correct(samples=48)"))
+        var manager = PassManager(passes: try PassRegistry.pipeline("calibrate(method=minmax),quantize,\(pass)"))
         manager.context.samples = try SampleSource(folder: samples, inputs: m.graph.runtimeInputs)
         manager.context.threads = threads
         if !ask { manager.context.layerOutputSamples = 0 }
@@ -125,6 +126,7 @@ final class BiasCorrectionLockstepTests: XCTestCase {
             let reused = manager.context.statistics.contains { $0.name == "float layer outputs taken from calibration" }
             XCTAssertEqual(reused, recorded)
         }
+        counters?(manager.context)
         let q = m.quantization
         return (m.graph.initializers[q.layer(named: "fc1")!.bias!]!.floatValues()!,
                 m.graph.initializers[q.layer(named: "fc2")!.bias!]!.floatValues()!)
@@ -155,6 +157,31 @@ final class BiasCorrectionLockstepTests: XCTestCase {
             }
             if let first { XCTAssertTrue(first == lockstep, "threads \(threads) changed the corrections") } else { first = lockstep }
         }
+    }
+
+    /// Samples past what one lockstep group's memory holds are left out, not corrected by a
+    /// running mean in later groups (which measured later layers under upstream corrections
+    /// the earlier groups had only estimated): with room for one run, the corrections are
+    /// those of the first sample alone.
+    func testSamplesPastOneGroupAreLeftOut() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bc-group-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var rng = SplitMix64(seed: 11)
+        for s in 0..<12 {
+            let values = (0..<32).map { _ in Float(Double(rng.next() % 10_000) / 10_000 * 2 - 0.6) }
+            try Self.npy(values, shape: [1, 32]).write(to: dir.appendingPathComponent(String(format: "%02d.npy", s)))
+        }
+        let model = Self.model(batch: .fixed(1))
+        var leftOut = 0
+        let oneRun = try corrected(model, samples: dir.path, threads: 2, pass: "bias-correct(samples=12,memory=0)") { c in
+            leftOut = c.statistics.first { $0.name.hasPrefix("bias-correction samples left out") }?.value ?? 0
+        }
+        XCTAssertEqual(leftOut, 11)
+        let first = try corrected(model, samples: dir.path, threads: 2, pass: "bias-correct(samples=1)")
+        XCTAssertTrue(oneRun == first, "\(oneRun) against the first sample's \(first)")
+        let all = try corrected(model, samples: dir.path, threads: 2, pass: "bias-correct(samples=12)")
+        XCTAssertFalse(all == first, "twelve samples correct otherwise than one")
     }
 
     /// The float means bias correction takes from calibration are the ones its own float run
