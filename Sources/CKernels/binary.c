@@ -3,7 +3,7 @@
 // vectors: one IEEE operation per element, so the results are those of the Swift loop.
 #include <stdint.h>
 
-#include "qc_kernels.h"
+#include "vector_versions.h"
 
 #define LOOPS(OP)                                                                               \
     if (sa && sb) { for (long i = 0; i < n; i++) out[i] = a[i] OP b[i]; }                      \
@@ -19,20 +19,6 @@
     default: LOOPS(/) break;                                                                    \
     }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f"))) static void binary_avx512(int op, const float *restrict a, int sa, const float *restrict b,
-                                                             int sb, float *restrict out, long n) { BINARY_BODY }
-__attribute__((target("avx2"))) static void binary_avx2(int op, const float *restrict a, int sa, const float *restrict b,
-                                                        int sb, float *restrict out, long n) { BINARY_BODY }
-#endif
-static void binary_base(int op, const float *restrict a, int sa, const float *restrict b, int sb, float *restrict out,
-                        long n) { BINARY_BODY }
-
-void qc_binary_f32(int op, const float *a, int sa, const float *b, int sb, float *out, long n) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    const int level = qc_cpu_vector_level();
-    if (level == 2) { binary_avx512(op, a, sa, b, sb, out, n); return; }
-    if (level == 1) { binary_avx2(op, a, sa, b, sb, out, n); return; }
-#endif
-    binary_base(op, a, sa, b, sb, out, n);
-}
+QC_VECTOR_VERSIONS("avx512f", qc_binary_f32,
+                   (int op, const float *restrict a, int sa, const float *restrict b, int sb, float *restrict out, long n),
+                   (op, a, sa, b, sb, out, n), BINARY_BODY)

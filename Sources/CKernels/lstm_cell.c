@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "qc_kernels.h"
+#include "vector_versions.h"
 
 static inline float as_float(int32_t i) { float f; memcpy(&f, &i, sizeof f); return f; }
 static inline int32_t as_int(float f) { int32_t i; memcpy(&i, &f, sizeof i); return i; }
@@ -60,53 +60,17 @@ static inline float vector_tanh(float x) {
         nh[j] = sigmoid(po) * vector_tanh(cn);                                                  \
     }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f"))) static void cell_avx512(long hidden, const float *restrict xi, const float *restrict hi,
-                                                           const float *restrict wb, const float *restrict rb,
-                                                           const float *restrict cp, float *restrict nc, float *restrict nh) {
-    CELL_BODY
-}
-__attribute__((target("avx2"))) static void cell_avx2(long hidden, const float *restrict xi, const float *restrict hi,
-                                                      const float *restrict wb, const float *restrict rb,
-                                                      const float *restrict cp, float *restrict nc, float *restrict nh) {
-    CELL_BODY
-}
-#endif
-
-static void cell_base(long hidden, const float *restrict xi, const float *restrict hi, const float *restrict wb,
-                      const float *restrict rb, const float *restrict cp, float *restrict nc, float *restrict nh) {
-    CELL_BODY
-}
-
-void qc_lstm_cell(long hidden, const float *xi, const float *hi, const float *wb, const float *rb, const float *cp,
-                  float *nc, float *nh) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    const int level = qc_cpu_vector_level();
-    if (level == 2) { cell_avx512(hidden, xi, hi, wb, rb, cp, nc, nh); return; }
-    if (level == 1) { cell_avx2(hidden, xi, hi, wb, rb, cp, nc, nh); return; }
-#endif
-    cell_base(hidden, xi, hi, wb, rb, cp, nc, nh);
-}
+QC_VECTOR_VERSIONS("avx512f", qc_lstm_cell,
+                   (long hidden, const float *restrict xi, const float *restrict hi, const float *restrict wb,
+                    const float *restrict rb, const float *restrict cp, float *restrict nc, float *restrict nh),
+                   (hidden, xi, hi, wb, rb, cp, nc, nh), CELL_BODY)
 
 // Two loops: in place (y == x, as fused epilogues call it) and into a separate array (restrict),
 // so that neither falls back to scalar code on an aliasing check.
 #define SIGMOID_BODY                                                                            \
     if (x == y) { for (long i = 0; i < n; i++) y[i] = sigmoid(y[i]); }                          \
     else { const float *restrict xs = x; float *restrict ys = y; for (long i = 0; i < n; i++) ys[i] = sigmoid(xs[i]); }
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f"))) static void sigmoid_avx512(const float *x, float *y, long n) { SIGMOID_BODY }
-__attribute__((target("avx2"))) static void sigmoid_avx2(const float *x, float *y, long n) { SIGMOID_BODY }
-#endif
-static void sigmoid_base(const float *x, float *y, long n) { SIGMOID_BODY }
-
-void qc_sigmoid_array(const float *x, float *y, long n) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    const int level = qc_cpu_vector_level();
-    if (level == 2) { sigmoid_avx512(x, y, n); return; }
-    if (level == 1) { sigmoid_avx2(x, y, n); return; }
-#endif
-    sigmoid_base(x, y, n);
-}
+QC_VECTOR_VERSIONS("avx512f", qc_sigmoid_array, (const float *x, float *y, long n), (x, y, n), SIGMOID_BODY)
 
 float qc_sigmoid(float x) { return sigmoid(x); }
 float qc_tanh(float x) { return vector_tanh(x); }
