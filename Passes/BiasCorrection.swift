@@ -105,10 +105,10 @@ public struct BiasCorrection: Pass {
         let (batches, group) = try lockstepPlan(q, feed: feed, floatPeakBytes: peak)
         var meanOver = reference
         if group < batches.count {
-            let kept = batches.prefix(group).reduce(0) { $0 + ($1.values.first?.shape.first ?? 1) }
+            let kept = batches.prefix(group).reduce(0) { $0 + Self.sampleCount($1) }
             meanOver = try floatMeans(of: model, targets: targets, feed: feed, limit: kept, context: context).means
             context.count("bias-correction samples left out (one lockstep group holds \(kept))",
-                          batches.dropFirst(group).reduce(0) { $0 + ($1.values.first?.shape.first ?? 1) })
+                          batches.dropFirst(group).reduce(0) { $0 + Self.sampleCount($1) })
         }
         let shifts = try correctedShifts(of: q, targets: qTargets, batches: Array(batches.prefix(group)), context: context,
                                          reference: meanOver)
@@ -234,6 +234,9 @@ public struct BiasCorrection: Pass {
         return (means, recorded.peakBytes)
     }
 
+    /// Samples in a batch (its inputs' first dimension).
+    static func sampleCount(_ batch: [String: RTensor]) -> Int { batch.values.first?.shape.first ?? 1 }
+
     /// Runs (threads) of one group at most.
     static let maxGroup = 256
 
@@ -251,7 +254,7 @@ public struct BiasCorrection: Pass {
             throw PassError(pass: Self.name, message: "\(error)")
         }
         // The float peak is per batch of `batch` samples; these batches hold up to `samples`.
-        let largest = batches.map { $0.values.first?.shape.first ?? 1 }.max() ?? 1
+        let largest = batches.map(Self.sampleCount).max() ?? 1
         let runBytes = 2 * max(1, floatPeakBytes) * max(1, (largest + batch - 1) / batch)
         return (batches, max(1, min(batches.count, Self.maxGroup, groupBytes / runBytes)))
     }
@@ -263,8 +266,8 @@ public struct BiasCorrection: Pass {
     /// every layer before k corrected: all samples must reach k before any goes past it. A
     /// model that takes them in one batch does that in one run. Batches of a model that takes
     /// fewer (one sample at a time, samples of different shapes) run in lockstep instead
-    /// (``Lockstep``), each on a thread of its own, meeting at every target's output. They are
-    /// one group (``lockstepPlan(_:feed:floatPeakBytes:)``): groups one after the other, each
+    /// (``Lockstep``), each on a thread of its own, meeting at every target's output; they are
+    /// one group (``lockstepPlan(_:feed:floatPeakBytes:)``). Groups one after the other, each
     /// corrected by the running mean of those before it, measured later layers under upstream
     /// corrections that earlier groups had only estimated (common_det, 64 images in groups of
     /// 21: output SQNR 16.3 dB, against 25.9 dB in one group of 64 and 25.4 dB in one of 21).

@@ -119,6 +119,9 @@ public struct ErrorStatistics: Sendable, Codable, Equatable {
         return ranks.map { values[$0] }
     }
 
+    /// Puts the k-th smallest of `a[range]` at index k, smaller-or-equal values before it and
+    /// larger-or-equal after (Hoare's FIND with a median-of-three pivot). NaN-free input is
+    /// ordered so; with NaN (``selectingInPlace(_:ranks:)``, as before) the loop still ends.
     static func select(_ a: UnsafeMutableBufferPointer<Double>, _ k: Int, in range: Range<Int>) {
         var lo = range.lowerBound, hi = range.upperBound - 1
         while lo < hi {
