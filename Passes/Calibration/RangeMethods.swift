@@ -132,20 +132,28 @@ public enum RangeSelection {
         return kl
     }
 
-    /// The symmetric threshold t minimizing the expected squared error of
-    /// quantizing |x| to `levels` steps over [0, t] (rounding error t²/(12·levels²)
-    /// per value inside, (|x| − t)² clipping error outside), over 200 candidates.
-    public static func mse(_ h: AbsHistogram, levels: Int = 127) -> ValueRange {
+    /// The symmetric threshold t minimizing the expected squared error of quantizing to
+    /// the grid the activation will get: ONNX Runtime's and quantize's default, asymmetric
+    /// 8-bit over the clipped range [max(min, −t), min(max, t)], whose step is that range's
+    /// width / `steps` (t/255 for a ReLU output, about 2t/255 for a symmetric tensor). Each
+    /// value inside costs the rounding error step²/12, except exact zeros, which the zero
+    /// point represents exactly; each value outside costs its clipping error (|x| − t)².
+    /// 200 candidates t. (Until 1 Dec 2026 the step was t/127 for every tensor and the
+    /// zeros paid rounding error: four times the noise of a ReLU output's grid, and more
+    /// where it is mostly zeros, so the thresholds clipped well past the optimum.)
+    public static func mse(_ h: AbsHistogram, steps: Int = 255) -> ValueRange {
         guard h.total > 0, h.width > 0 else { return ValueRange(low: h.minimum, high: h.maximum) }
         let peak = Double(h.absMax)
         var best = Double.infinity, bestT = peak
-        for step in 1...200 {
-            let t = peak * Double(step) / 200
-            let delta = t / Double(levels)
+        for candidate in 1...200 {
+            let t = peak * Double(candidate) / 200
+            let r = clipped(h, t)
+            let delta = Double(max(r.high, 0) - min(r.low, 0)) / Double(steps)
             var err = 0.0
             for (i, c) in h.counts.enumerated() where c > 0 {
                 let center = (Double(i) + 0.5) * h.width
-                err += center > t ? c * (center - t) * (center - t) : c * delta * delta / 12
+                let inside = i == 0 ? c - h.zeros : c
+                err += center > t ? c * (center - t) * (center - t) : inside * delta * delta / 12
             }
             if err < best {
                 best = err
