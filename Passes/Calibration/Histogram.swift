@@ -25,7 +25,7 @@ public struct AbsHistogram: Sendable, Equatable, Codable {
     public var range: Double { width * Double(bins) }
     public var absMax: Float { max(abs(minimum), abs(maximum)) }
 
-    /// Adds values (NaN ignored; ±Inf counted in min/max only) and returns the
+    /// Adds values (NaN and ±Inf ignored, in the bins and in min/max) and returns the
     /// batch's own finite minimum and maximum (nil if it has none). Both passes
     /// split the values over `threads`; bin counts are integers, so the result
     /// does not depend on the split.

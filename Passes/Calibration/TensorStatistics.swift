@@ -3,8 +3,10 @@ import Interpreter
 
 /// Everything calibration keeps about one tensor, merged batch by batch:
 /// its |x| histogram (with exact min and max) and the moving averages of each
-/// batch's min and max (ONNX Runtime's MinMax calibrator with
-/// `moving_average`, constant 0.01).
+/// batch's min and max, batch after batch from the first (PyTorch's
+/// MovingAverageMinMaxObserver, with ONNX Runtime's constant 0.01; ONNX Runtime's
+/// MinMax calibrator with `moving_average` takes the mean of the batches of one
+/// `collect_data` call and averages only between calls).
 public struct TensorStatistics: Sendable, Codable, Equatable {
     public var histogram: AbsHistogram
     public var averageMin: Float?
