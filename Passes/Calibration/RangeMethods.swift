@@ -134,21 +134,20 @@ public enum RangeSelection {
 
     /// The symmetric threshold t minimizing the expected squared error of quantizing to
     /// the grid the activation will get: ONNX Runtime's and quantize's default, asymmetric
-    /// 8-bit over the clipped range [max(min, −t), min(max, t)], whose step is that range's
-    /// width / `steps` (t/255 for a ReLU output, about 2t/255 for a symmetric tensor). Each
+    /// uint8 over the clipped range [max(min, −t), min(max, t)] (``QuantParameters``' scale:
+    /// t/255 for a ReLU output, about 2t/255 for a symmetric tensor). Each
     /// value inside costs the rounding error step²/12, except exact zeros, which the zero
     /// point represents exactly; each value outside costs its clipping error (|x| − t)².
     /// 200 candidates t. (Until 1 Dec 2026 the step was t/127 for every tensor and the
     /// zeros paid rounding error: four times the noise of a ReLU output's grid, and more
     /// where it is mostly zeros, so the thresholds clipped well past the optimum.)
-    public static func mse(_ h: AbsHistogram, steps: Int = 255) -> ValueRange {
+    public static func mse(_ h: AbsHistogram) -> ValueRange {
         guard h.total > 0, h.width > 0 else { return ValueRange(low: h.minimum, high: h.maximum) }
         let peak = Double(h.absMax)
         var best = Double.infinity, bestT = peak
         for candidate in 1...200 {
             let t = peak * Double(candidate) / 200
-            let r = clipped(h, t)
-            let delta = Double(max(r.high, 0) - min(r.low, 0)) / Double(steps)
+            let delta = Double(QuantParameters(range: clipped(h, t), bits: 8, signed: false, symmetric: false).scale)
             var err = 0.0
             for (i, c) in h.counts.enumerated() where c > 0 {
                 let center = (Double(i) + 0.5) * h.width
