@@ -37,35 +37,11 @@ def quantize(quantc: Path, model: Path, calib: Path, out: Path, options: str) ->
                     "--no-cache", "--quiet", "--pipeline", pipeline], check=True, stderr=subprocess.DEVNULL)
 
 
-def outputs(model: Path, files: list[Path]) -> np.ndarray:
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    s = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
-    name = s.get_inputs()[0].name
-    out = []
-    for f in files:
-        with np.load(f) as z:
-            x = z[name]
-        out += [s.run(None, {name: x[i:i + 8]})[0] for i in range(0, len(x), 8)]
-    return np.concatenate(out).astype(np.float64)
-
-
-class Tally:
-    def __init__(self):
-        self.signal = self.noise = 0.0
-        self.agree = self.rows = 0
-
-    def add(self, ref: np.ndarray, got: np.ndarray) -> None:
-        self.signal += float(np.sum(ref ** 2))
-        self.noise += float(np.sum((ref - got) ** 2))
-        if ref.ndim == 2 and ref.shape[1] >= 2:
-            self.agree += int(np.sum(ref.argmax(1) == got.argmax(1)))
-            self.rows += len(ref)
-
-    def __str__(self) -> str:
-        top1 = f", top-1 {self.agree}/{self.rows}" if self.rows else ""
-        return f"{10 * np.log10(self.signal / self.noise):6.2f} dB{top1}"
+def describe(ref: list[np.ndarray], got: list[np.ndarray]) -> str:
+    """Output SQNR against float over all samples, and top-1 agreement for class scores."""
+    r, g = np.concatenate(ref), np.concatenate(got)
+    top1 = f", top-1 {int(np.sum(r.argmax(1) == g.argmax(1)))}/{len(r)}" if r.ndim == 2 and r.shape[1] >= 2 else ""
+    return f"{co.sqnr(ref, got):6.2f} dB{top1}"
 
 
 def main() -> None:
@@ -77,32 +53,32 @@ def main() -> None:
     files = sorted(calib.glob("*.npz"))
     if len(files) < 2:
         sys.exit(f"{calib}: cross-validation needs at least two calibration files, found {len(files)}")
-    tests = sorted(test.glob("*.npz"))
-    held = {n: Tally() for n in CANDIDATES}
-    on_test = {n: Tally() for n in CANDIDATES}
+    # Per candidate, the float and quantized outputs of every held-out sample (pooled over the
+    # folds), and of the test split with ranges from all files.
+    ref, held = [], {n: [] for n in CANDIDATES}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for k, out_file in enumerate(files):
-            fold = tmp / f"fold{k}"
+            fold, out = tmp / f"fold{k}", tmp / f"held{k}"
             fold.mkdir()
+            out.mkdir()
             for f in files:
-                if f != out_file:
-                    (fold / f.name).symlink_to(f.resolve())
-            ref = outputs(model, [out_file])
+                (out if f == out_file else fold).joinpath(f.name).symlink_to(f.resolve())
+            ref += co.ort_outputs(model, out)
             for n, options in CANDIDATES.items():
                 q = tmp / f"fold{k}.onnx"
                 quantize(a.quantc, model, fold, q, options)
-                held[n].add(ref, outputs(q, [out_file]))
-        ref = outputs(model, tests)
+                held[n] += co.ort_outputs(q, out)
+        test_ref, on_test = co.ort_outputs(model, test), {}
         for n, options in CANDIDATES.items():
             q = tmp / "all.onnx"
             quantize(a.quantc, model, calib, q, options)
-            on_test[n].add(ref, outputs(q, tests))
+            on_test[n] = co.ort_outputs(q, test)
     print(f"{a.model}: {len(files)}-fold cross-validation over {calib}")
     print(f"| ranges | held-out calibration files (pooled) | test split, fitted on all files |")
     print(f"|---|---:|---:|")
     for n in CANDIDATES:
-        print(f"| {n} | {held[n]} | {on_test[n]} |")
+        print(f"| {n} | {describe(ref, held[n])} | {describe(test_ref, on_test[n])} |")
 
 
 if __name__ == "__main__":
