@@ -24,8 +24,11 @@ public struct BiasCorrection: Pass {
     public static let options = [
         PassOption("samples", .int, default: "128", help: "Calibration samples the shifts are averaged over (the corrected run takes them in one batch)."),
         PassOption("batch", .int, default: "16", help: "Samples per forward run of the float model."),
-        PassOption("memory", .int, default: "512", help: "MiB of intermediate values the corrected runs may hold at once; samples past what fits are left out."),
+        PassOption("memory", .int, default: "\(defaultMemoryMiB)", help: "MiB of intermediate values the corrected runs may hold at once; samples past what fits are left out."),
     ]
+
+    /// `memory`'s default, left out of the pipeline text.
+    static let defaultMemoryMiB = 512
 
     let samples: Int
     let batch: Int
@@ -46,7 +49,7 @@ public struct BiasCorrection: Pass {
     }
 
     public var pipelineText: String {
-        "\(Self.name)(samples=\(samples),batch=\(batch)" + (groupBytes == 512 << 20 ? "" : ",memory=\(groupBytes >> 20)") + ")"
+        "\(Self.name)(samples=\(samples),batch=\(batch)" + (groupBytes == Self.defaultMemoryMiB << 20 ? "" : ",memory=\(groupBytes >> 20)") + ")"
     }
 
     /// A layer to correct: its index in the state's layers and its node.
