@@ -347,7 +347,8 @@ struct QDQBuilder {
             let symmetric4 = bits == 4 && symmetric
             let shift = bits == 4 && !symmetric ? 8 : 0
             let type: ElementType = bits == 8 ? .int8 : symmetric ? .int4 : .uint4
-            model.graph.initializers[qName] = Self.integerTensor(q.values.map { Int($0) + shift }, type: type, shape: w.shape, name: qName)
+            let stored = q.storedShape(weight: w.shape)
+            model.graph.initializers[qName] = Self.integerTensor(q.values.map { Int($0) + shift }, type: type, shape: stored, name: qName)
             model.graph.initializers[sName] = Tensor(floats: q.scales, shape: q.scaleShape, name: sName)
             if !symmetric4 {
                 model.graph.initializers[zName] = Self.integerTensor(q.zeroPoints.map { Int($0) + shift }, type: type, shape: q.scaleShape, name: zName)
@@ -359,7 +360,15 @@ struct QDQBuilder {
             if let block = q.blockSize { attrs.append(Attribute("block_size", .int(Int64(block)))) }
             out.append(Node(name: unique("\(base)_DequantizeLinear"), opType: "DequantizeLinear",
                             inputs: symmetric4 ? [qName, sName] : [qName, sName, zName], outputs: [dqOut], attributes: attrs))
-            model.graph.nodes[index].inputs[layer.weightInput] = dqOut
+            if stored != w.shape {
+                // Groups over a convolution's flattened C·kh·kw: back to [O][C][kh][kw].
+                let shapeName = unique("\(base)_shape"), reshaped = unique("\(base)_Reshape_Output")
+                model.graph.initializers[shapeName] = Tensor(.int64, shape: [w.shape.count], values: w.shape.map { Int64($0) }, name: shapeName)
+                out.append(Node(name: unique("\(base)_Reshape"), opType: "Reshape", inputs: [dqOut, shapeName], outputs: [reshaped]))
+                model.graph.nodes[index].inputs[layer.weightInput] = reshaped
+            } else {
+                model.graph.nodes[index].inputs[layer.weightInput] = dqOut
+            }
             replacedConstants.append(layer.weight)
             if bits == 4 || q.blockSize != nil { requiredOpset = max(requiredOpset, 21) }
             else if q.axis != nil { requiredOpset = max(requiredOpset, 13) }

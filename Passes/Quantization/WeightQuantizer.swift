@@ -22,11 +22,26 @@ public enum WeightQuantizer {
             case .perGroup: a = groupAxis
             }
             axis = a
-            outer = shape[..<a].reduce(1, *)
-            dim = shape[a]
-            inner = shape[(a + 1)...].reduce(1, *)
-            if case .perGroup(let g) = granularity { blocks = (dim + g - 1) / g } else { blocks = dim }
+            if case .perGroup(let g) = granularity {
+                // Over the flattened C·kh·kw of a convolution (``GroupSpan``).
+                (outer, dim, inner) = GroupSpan.extent(shape: shape, channelAxis: channelAxis, groupAxis: groupAxis)
+                blocks = (dim + g - 1) / g
+                isFlattened = GroupSpan.flattens(shape: shape, channelAxis: channelAxis, groupAxis: groupAxis)
+            } else {
+                outer = shape[..<a].reduce(1, *)
+                dim = shape[a]
+                inner = shape[(a + 1)...].reduce(1, *)
+                blocks = dim
+                isFlattened = false
+            }
         }
+
+        /// Whether per-group blocks run over the flattened axes from ``axis`` on, so that
+        /// the integers and scales are those of the weight reshaped to ``flatShape``.
+        public let isFlattened: Bool
+
+        /// The weight's shape as its DequantizeLinear reads it: [O, C·kh·kw] when flattened.
+        public var flatShape: [Int] { isFlattened ? Array(shape[..<axis]) + [dim] : shape }
 
         public var scaleCount: Int {
             switch granularity {
@@ -42,7 +57,7 @@ public enum WeightQuantizer {
             case .perTensor: []
             case .perChannel: [dim]
             case .perGroup:
-                { var s = shape; s[axis] = blocks; return s }()
+                { var s = flatShape; s[axis] = blocks; return s }()
             }
         }
 

@@ -125,6 +125,15 @@ struct LoweredGraph {
                 dequantizedConstants[n.outputs[0]] = n
                 continue
             }
+            // A weight dequantized flat ([O][C·kh·kw], groups over a convolution's
+            // flattened axes) and reshaped to [O][C][kh][kw]: the same elements in
+            // the same order, so the layer reads the integers directly.
+            if n.opType == "Reshape", n.isDefaultDomain, n.inputs.count >= 2, let dq = dequantizedConstants[n.inputs[0]],
+               dq[attribute: "block_size"] != nil, graph.initializers[dq.inputs[0]]?.shape.count == 2,
+               let target = constant(n.inputs[1]), target.count > 2, !graphOutputs.contains(n.outputs[0]) {
+                dequantizedConstants[n.outputs[0]] = dq
+                continue
+            }
             if !outs.isEmpty, outs.allSatisfy({ inference.constants[$0] != nil }), !outs.contains(where: graphOutputs.contains) {
                 continue
             }

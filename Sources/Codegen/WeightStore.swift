@@ -116,7 +116,12 @@ extension WeightStore {
                 case .conv(let khw):
                     guard axis == 1 else { throw .unsupported(node: node, opType: opType, detail: "blocked weight scales on axis \(axis), expected 1") }
                     let nb = scale.shape[1]
-                    index = "((n) * \(nb) + ((k) / \(khw)) / \(block)) * \(khw) + (k) % \(khw)"
+                    if rank == 2 {
+                        // Stored flat, [OC][ICg·KH·KW] (groups over the flattened axes): k is that axis.
+                        index = "(n) * \(nb) + (k) / \(block)"
+                    } else {
+                        index = "((n) * \(nb) + ((k) / \(khw)) / \(block)) * \(khw) + (k) % \(khw)"
+                    }
                 case .kByN:
                     guard axis == 0 else { throw .unsupported(node: node, opType: opType, detail: "blocked weight scales on axis \(axis), expected 0") }
                     if rowMajorScales {

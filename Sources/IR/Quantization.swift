@@ -62,6 +62,34 @@ public enum Granularity: Hashable, Sendable, Codable {
     case perGroup(Int)
 }
 
+/// Where per-group blocks run in a weight tensor.
+///
+/// Along `groupAxis` alone, except when every axis after it is a reduction axis
+/// too, as in a convolution's [O][C][kh][kw]: then a group runs over the flattened
+/// C·kh·kw of an output channel, as GPTQ's reference code flattens a Conv2d weight
+/// (`W.flatten(1)`), so that a group holds g weights even when C < g. Blocks along
+/// C alone would give every spatial tap its own scale: a 3×3 convolution over one
+/// input channel would store a float scale per weight. The flattened weight is
+/// exported as [O][C·kh·kw] with its blocked DequantizeLinear, then a Reshape.
+public enum GroupSpan {
+    /// Whether groups run over the flattened axes `groupAxis...` of `shape`.
+    /// (A 1×1 convolution's blocks along C are already flat: it keeps its shape.)
+    public static func flattens(shape: [Int], channelAxis: Int, groupAxis: Int) -> Bool {
+        channelAxis < groupAxis && groupAxis < shape.count - 1 && shape[(groupAxis + 1)...].reduce(1, *) > 1
+    }
+
+    /// The weight as `outer` × `k` × `inner`: blocks of g cut the `k` axis, and
+    /// `inner` is the stride between a block's elements (1 when flattened).
+    public static func extent(shape: [Int], channelAxis: Int, groupAxis: Int) -> (outer: Int, k: Int, inner: Int) {
+        let a = min(groupAxis, shape.count - 1)
+        let outer = shape[..<a].reduce(1, *)
+        if flattens(shape: shape, channelAxis: channelAxis, groupAxis: groupAxis) {
+            return (outer, shape[a...].reduce(1, *), 1)
+        }
+        return (outer, shape[a], shape[(a + 1)...].reduce(1, *))
+    }
+}
+
 /// The storage format of one layer's weights.
 public enum WeightFormat: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Kept in float32 (excluded from quantization).
@@ -206,6 +234,14 @@ public struct QuantizedWeight: Hashable, Sendable {
     }
 
     public var isSymmetric: Bool { zeroPoints.allSatisfy { $0 == 0 } }
+
+    /// The shape the integers are stored in for a weight of `shape`: the weight's own, or
+    /// [O, C·kh·kw] when per-group blocks run over a convolution's flattened axes
+    /// (``GroupSpan``; the blocked scale then has rank 2).
+    public func storedShape(weight shape: [Int]) -> [Int] {
+        guard blockSize != nil, let axis, scaleShape.count < shape.count, axis < shape.count else { return shape }
+        return Array(shape[..<axis]) + [shape[axis...].reduce(1, *)]
+    }
 }
 
 extension ElementType: Codable {}

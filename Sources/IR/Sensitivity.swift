@@ -115,8 +115,8 @@ extension WeightFormat {
             case .perTensor: scales = 1
             case .perChannel: scales = channelAxis < shape.count ? shape[channelAxis] : 1
             case .perGroup(let g):
-                let k = groupAxis < shape.count ? shape[groupAxis] : 1
-                scales = n / max(k, 1) * ((k + g - 1) / g)
+                let e = GroupSpan.extent(shape: shape, channelAxis: channelAxis, groupAxis: groupAxis)
+                scales = e.outer * ((e.k + g - 1) / g) * e.inner
             }
             return (n * bits + 7) / 8 + scales * 4 + (symmetric ? 0 : (scales * bits + 7) / 8)
         }

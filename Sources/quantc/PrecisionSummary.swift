@@ -50,10 +50,12 @@ struct PrecisionSummary: Codable {
             case ("", "Conv"), ("", "ConvTranspose"), ("", "Gemm"), ("", "MatMul"):
                 guard n.inputs.count > 1 else { continue }
                 let w = n.inputs[1]
-                if let t = constants[w], t.elementType.isFloatingPoint {
-                    layers.append(Layer(node: name, op: op, weight: w, format: Self.floatName(t.elementType), parameters: t.elementCount,
+                // fp16 weights are stored as float16 and Cast to float (quantc and ONNX Runtime's float16 converter).
+                let cast = producer[w].flatMap { $0.opType == "Cast" && $0.isDefaultDomain ? const($0, 0) : nil }
+                if let t = constants[w] ?? cast, t.elementType.isFloatingPoint {
+                    layers.append(Layer(node: name, op: op, weight: constants[w] == nil ? producer[w]!.inputs[0] : w, format: Self.floatName(t.elementType), parameters: t.elementCount,
                                         bytes: t.byteCount, floatBytes: t.elementCount * 4))
-                } else if let dq = producer[w], dq.opType == "DequantizeLinear", let q = const(dq, 0), let scale = const(dq, 1) {
+                } else if let dq = Self.dequantizer(of: w, producer), let q = const(dq, 0), let scale = const(dq, 1) {
                     let blockSize = Int(dq[attribute: "block_size"]?.intValue ?? 0)
                     layers.append(Self.integerLayer(name, op, weight: dq.inputs[0], values: q, scale: scale, zeroPoint: const(dq, 2),
                                                     blockSize: blockSize))
@@ -114,6 +116,18 @@ struct PrecisionSummary: Codable {
         case .float64: "fp64"
         default: "fp32"
         }
+    }
+
+    /// The DequantizeLinear a weight comes from, directly or through a Reshape (quantc's
+    /// convolution weights grouped over C·kh·kw are dequantized flat, then reshaped).
+    static func dequantizer(of value: String, _ producer: [String: Node]) -> Node? {
+        var v = value
+        while let p = producer[v] {
+            if p.opType == "DequantizeLinear", p.isDefaultDomain { return p }
+            guard p.opType == "Reshape", p.isDefaultDomain, !p.inputs.isEmpty else { return nil }
+            v = p.inputs[0]
+        }
+        return nil
     }
 
     /// An integer weight with its scale (nil when the operator has none) and zero point: the

@@ -37,6 +37,20 @@ final class InspectPrecisionTests: CLITestCase {
             let text = try run(["inspect", "--precision", out.path])
             XCTAssertTrue(text.stdout.contains("total: 4 layers (4 quantized)"), text.stdout)
         }
+        // Mixed, with one layer pinned to fp16 (stored float16, then Cast): inspect reads every
+        // layer's format as the report chose it.
+        let mixed = dir.appendingPathComponent("cnn.mixed.onnx")
+        let q = try run(["quantize", cnn, "--calibration", digits.appendingPathComponent("calib_x_img.npy").path, "--budget", "6bits",
+                         "--keep", "conv1=fp16", "--keep", "conv3=int4/g32", "-o", mixed.path, "--no-cache", "-q", "--eval-samples", "16"])
+        XCTAssertEqual(q.status, 0, q.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cnn.mixed.report.json"))) as! [String: Any]
+        let chosen = (report["layers"] as! [[String: Any]]).map { $0["format"] as? String }
+        let read = try XCTUnwrap(try precision(mixed.path)["layers"] as? [[String: Any]]).map { $0["format"] as? String }
+        XCTAssertEqual(read.count, 4)
+        XCTAssertEqual(read.first, "fp16")
+        XCTAssertEqual(read[2], "int4/g32")
+        XCTAssertEqual(read, chosen)
+
         // A float model: every layer fp32, bytes equal to float bytes.
         let p = try precision(cnn)
         for l in p["layers"] as! [[String: Any]] {

@@ -156,6 +156,82 @@ final class Int4ExportTests: XCTestCase {
         }
     }
 
+    /// Groups over a convolution's flattened C·kh·kw: [O=2][C=3][2][2] in groups of 8 is two
+    /// blocks per output channel (8 and 4 weights), scales [2][2], stored as [2][12]; a 1×1
+    /// convolution keeps its shape, and MatMul's [K][N] still groups along K.
+    func testConvolutionGroupsRunOverTheFlattenedKernel() throws {
+        let shape = [2, 3, 2, 2]
+        // Blocks of very different magnitudes, so that a scale shared across blocks would show.
+        let w: [Float] = (0..<24).map { (i: Int) -> Float in
+            let x = Float(i)
+            if i < 8 { return x }
+            if i < 12 { return 100 * x }
+            if i < 20 { return -x }
+            return 50 * x
+        }
+        let format = WeightFormat.integer(bits: 4, granularity: .perGroup(8), symmetric: true)
+        let q = try XCTUnwrap(WeightQuantizer.quantize(w, shape: shape, format: format, channelAxis: 0, groupAxis: 1))
+        XCTAssertEqual(q.scaleShape, [2, 2])
+        XCTAssertEqual(q.storedShape(weight: shape), [2, 12])
+        // Each scale covers its own block: max |w| / 7 (symmetric int4 is [-8, 7] → ±7).
+        let blocks = [0..<8, 8..<12, 12..<20, 20..<24]
+        for (s, r) in blocks.enumerated() {
+            XCTAssertEqual(q.scales[s], w[r].map(abs).max()! / 7, accuracy: 1e-4 * q.scales[s], "block \(s)")
+        }
+        XCTAssertEqual(format.storageBytes(shape: shape, channelAxis: 0, groupAxis: 1), 12 + 4 * 4)
+        let back = WeightQuantizer.dequantize(q, shape: shape, granularity: .perGroup(8), channelAxis: 0, groupAxis: 1)
+        for (i, v) in w.enumerated() {
+            let scale = q.scales[blocks.firstIndex { $0.contains(i) }!]
+            XCTAssertEqual(back[i], v, accuracy: scale / 2 + 1e-5, "element \(i)")
+        }
+
+        let pointwise = try XCTUnwrap(WeightQuantizer.quantize(Array(w[..<12]), shape: [2, 6, 1, 1], format: format, channelAxis: 0, groupAxis: 1))
+        XCTAssertEqual(pointwise.scaleShape, [2, 1, 1, 1])
+        XCTAssertEqual(pointwise.storedShape(weight: [2, 6, 1, 1]), [2, 6, 1, 1])
+        let matmul = try XCTUnwrap(WeightQuantizer.quantize(w, shape: [12, 2], format: format, channelAxis: 1, groupAxis: 0))
+        XCTAssertEqual(matmul.scaleShape, [2, 2])
+        XCTAssertEqual(matmul.storedShape(weight: [12, 2]), [12, 2])
+    }
+
+    /// digits_cnn in int4/g32: every 3×3 convolution's weight is a blocked DequantizeLinear of
+    /// [O][C·9] and a Reshape back, and the exported model computes what quantc's simulation of
+    /// the dequantized weights computes.
+    func testConvolutionInt4ExportsFlatWithAReshape() throws {
+        let pipeline = "canonicalize,calibrate(method=minmax,samples=32),quantize(weights=int4,group=32),insert-qdq"
+        let (_, m) = try quantized("digits_cnn.onnx", pipeline, data: "calib_x_img.npy")
+        let producer = Dictionary(m.graph.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        for conv in m.graph.nodes where conv.opType == "Conv" {
+            let reshape = try XCTUnwrap(producer[conv.inputs[1]], conv.name)
+            XCTAssertEqual(reshape.opType, "Reshape", conv.name)
+            let dq = try XCTUnwrap(producer[reshape.inputs[0]], conv.name)
+            XCTAssertEqual(dq.opType, "DequantizeLinear", conv.name)
+            XCTAssertEqual(dq[attribute: "block_size"]?.intValue, 32)
+            let layer = try XCTUnwrap(m.quantization.layer(named: conv.name))
+            let q = try XCTUnwrap(m.graph.initializers[dq.inputs[0]])
+            let shape = try XCTUnwrap(m.graph.initializers[reshape.inputs[1]]).int64Values()!.map { Int($0) }
+            XCTAssertEqual(q.shape, [shape[0], shape[1...].reduce(1, *)], conv.name)
+            XCTAssertEqual(try XCTUnwrap(m.graph.initializers[dq.inputs[1]]).shape, try XCTUnwrap(layer.quantized).scaleShape)
+        }
+        // Run it, against the same graph with each convolution reading quantc's dequantized
+        // weights as a float initializer instead of DequantizeLinear + Reshape.
+        var reference = m
+        for l in m.quantization.layers where l.opType == "Conv" {
+            let q = try XCTUnwrap(l.quantized)
+            let i = try XCTUnwrap(reference.graph.nodes.firstIndex { $0.name == l.node })
+            let reshape = try XCTUnwrap(producer[reference.graph.nodes[i].inputs[1]])
+            let shape = try XCTUnwrap(m.graph.initializers[reshape.inputs[1]]).int64Values()!.map { Int($0) }
+            let w = WeightQuantizer.dequantize(q, shape: shape, granularity: .perGroup(32), channelAxis: l.channelAxis, groupAxis: l.groupAxis)
+            let name = "\(l.node).dequantized"
+            reference.graph.initializers[name] = Tensor(floats: w, shape: shape, name: name)
+            reference.graph.nodes[i].inputs[1] = name
+        }
+        let x = RTensor(try NumpyFile.read(Self.root.appendingPathComponent("models/digits/test_x_img.npy").path))
+        let input = m.graph.runtimeInputs[0].name, output = m.graph.outputs[0].name
+        let a = try Interpreter(model: reference, threads: 1).run(inputs: [input: x])[output]!.floatArray()
+        let b = try Interpreter(model: m, threads: 1).run(inputs: [input: x])[output]!.floatArray()
+        XCTAssertEqual(a, b)
+    }
+
     func testGroupThatMatMulNBitsCannotTakeIsAnError() throws {
         XCTAssertThrowsError(try quantized("digits_mlp.onnx", "canonicalize,calibrate(method=minmax,samples=16),quantize(weights=int4,group=24),insert-qdq(int4-format=matmulnbits)",
                                            data: "calib_x.npy")) {

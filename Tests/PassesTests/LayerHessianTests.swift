@@ -129,13 +129,12 @@ final class LayerHessianTests: XCTestCase {
             let s = try XCTUnwrap(table.scores[l.node])
             let fp16 = try XCTUnwrap(s["fp16"]), int8 = try XCTUnwrap(s["int8/channel"])
             let g32 = try XCTUnwrap(s["int4/g32"]), g128 = try XCTUnwrap(s["int4/g128"])
-            // More bits, smaller error. Groups run along the input-channel axis only, so
-            // conv1 (one input channel) has a scale per weight in int4: exact.
+            // More bits, smaller error. Groups run over a convolution's flattened C·kh·kw, so
+            // even conv1 (one input channel, 9 weights per output channel) rounds in int4.
             XCTAssertLessThan(fp16, int8, l.node)
+            XCTAssertLessThan(int8, g128, l.node)
             XCTAssertLessThanOrEqual(g32, g128 * 1.5, l.node)
-            let channels = try XCTUnwrap(m.graph.initializers[l.weight]).shape[l.groupAxis]
-            if channels >= 8 { XCTAssertLessThan(int8, g128, l.node) }
-            if channels == 1 { XCTAssertLessThan(g128, 1e-6 * fp16, l.node) } else { XCTAssertGreaterThan(g32, 0, l.node) }
+            XCTAssertGreaterThan(g32, 0, l.node)
         }
         XCTAssertEqual(manager.context.layerHessians.count, m.quantization.layers.count)
         XCTAssertEqual(manager.context.layerHessians.values.first?.samples, 64)
