@@ -197,10 +197,15 @@ public struct Calibrate: Pass {
 
     /// FNV-1a over the printed model (which carries every tensor's content hash),
     /// the data files' bytes and the options that change the statistics.
+    /// Part of the cache key: raise it whenever what the statistics hold or how they are
+    /// gathered changes, so that no build reads statistics an older quantc computed.
+    static let statisticsVersion = 1
+
     func cacheKey(_ model: Model, _ context: PassContext) -> String {
         var m = model
         m.quantization = QuantizationState()
         var h = FNV1a64()
+        h.add("statistics v\(Self.statisticsVersion)")
         h.add(Printer.print(m))
         h.add("samples=\(maxSamples) batch=\(batch) bins=\(bins)")
         if let s = context.samples {

@@ -83,6 +83,7 @@ public struct Quantize: Pass {
         state.activations = activations
         state.excluded = model.graph.nodes.map(\.name).filter { excluded.contains($0) }
         state.layers = []
+        state.int8ReducedRange = reduceRange
         let g = model.graph
         for node in g.nodes {
             guard let layer = Self.layer(for: node, in: g) else { continue }

@@ -77,6 +77,10 @@ public enum RangeSelection {
             guard sq > 0 else { return .infinity }
             let last = counts[i - 1] + suffix[i]
             var sum = plogp[i - 1] + (last > 0 ? last * log(last) : 0)
+            // Group j covers bins ⌊j·i/levels⌋ ..< ⌊(j+1)·i/levels⌋, so when i is not a multiple
+            // of `levels` group sizes differ by at most one bin. MXNet takes i / levels bins
+            // per group and adds the remainder to the last group (up to levels − 1 bins more);
+            // spreading it evenly keeps Q's resolution the same across the range.
             let step = Double(i) / Double(levels)
             for j in 0..<levels {
                 let start = Int((Double(j) * step).rounded(.down))

@@ -120,6 +120,7 @@ public struct LayerHessianPass: Pass {
         let layers = model.quantization.layers.filter { context.layerHessians[$0.node] != nil }
         var results = [[Double]](repeating: [], count: layers.count)
         let g = model.graph
+        let reduced = model.quantization.int8ReducedRange
         results.withUnsafeMutableBufferPointer { out in
             let out = out
             Parallel.forEach(layers.count, threads: context.threads) { r in
@@ -127,7 +128,7 @@ public struct LayerHessianPass: Pass {
                     let l = layers[i]
                     guard let t = g.initializers[l.weight], let w = t.floatValues(), let h = context.layerHessians[l.node] else { continue }
                     out[i] = formats.map { f in
-                        guard let q = Self.dequantized(w, shape: t.shape, format: f, layer: l) else { return 0 }
+                        guard let q = Self.dequantized(w, shape: t.shape, format: f, layer: l, reduceRange: reduced) else { return 0 }
                         return h.reconstructionError(delta: zip(q, w).map { $0 - $1 })
                     }
                 }
@@ -141,12 +142,14 @@ public struct LayerHessianPass: Pass {
     }
 
     /// Q_f(W) as floats: fp16 rounding, or RTN in an integer format; nil for fp32.
-    static func dequantized(_ w: [Float], shape: [Int], format: WeightFormat, layer l: LayerQuantization) -> [Float]? {
+    static func dequantized(_ w: [Float], shape: [Int], format: WeightFormat, layer l: LayerQuantization,
+                            reduceRange: Bool = false) -> [Float]? {
         switch format {
         case .float32: return nil
         case .float16: return w.map { HalfFloat.toFloat(HalfFloat.fromFloat($0)) }
         case .integer(_, let granularity, _):
-            guard let q = WeightQuantizer.quantize(w, shape: shape, format: format, channelAxis: l.channelAxis, groupAxis: l.groupAxis) else { return nil }
+            guard let q = WeightQuantizer.quantize(w, shape: shape, format: format, channelAxis: l.channelAxis, groupAxis: l.groupAxis,
+                                                   reduceRange: reduceRange) else { return nil }
             return WeightQuantizer.dequantize(q, shape: shape, granularity: granularity, channelAxis: l.channelAxis, groupAxis: l.groupAxis)
         }
     }

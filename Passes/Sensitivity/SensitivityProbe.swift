@@ -43,6 +43,8 @@ public final class SensitivityProbe {
     public let workers: Int
     public var samples: Int { batchSizes.reduce(0, +) }
     private let graph: Graph
+    /// int8 candidates in the 7-bit range the model stores (``QuantizationState/int8ReducedRange``).
+    private let reduceRange: Bool
     private var fakeQuantizedCache: [String: [Float]] = [:]
 
     /// Runs the float model on up to `samples` samples of the context's data (or
@@ -62,6 +64,7 @@ public final class SensitivityProbe {
         layers = state.layers
         formats = state.formatsConsidered
         graph = model.graph
+        reduceRange = state.int8ReducedRange
         for l in layers {
             guard let w = model.graph.initializers[l.weight], w.elementType == .float32 else {
                 throw fail("layer \(l.node): weight '\(l.weight)' is not a float32 initializer")
@@ -138,7 +141,8 @@ public final class SensitivityProbe {
         let key = "\(l.node)\u{0}\(format.description)"
         if let w = fakeQuantizedCache[key] { return w }
         let (w, shape) = weight(l)
-        let out = WeightQuantizer.roundTrip(w, shape: shape, format: format, channelAxis: l.channelAxis, groupAxis: l.groupAxis)
+        let out = WeightQuantizer.roundTrip(w, shape: shape, format: format, channelAxis: l.channelAxis, groupAxis: l.groupAxis,
+                                            reduceRange: reduceRange)
         fakeQuantizedCache[key] = out
         return out
     }

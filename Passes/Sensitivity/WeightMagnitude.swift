@@ -13,7 +13,7 @@ public struct WeightMagnitude: Pass {
     public static let options = [
         PassOption("formats", .string, default: "",
                    help: "Candidate formats separated by ';' (default: the model's candidate formats, else fp16;int8/channel;int4/g32;int4/g64;int4/g128)."),
-        PassOption("reduce-range", .bool, default: "false", help: "Score int8 with 7-bit weights, as quantize(reduce-range=true) stores them."),
+        PassOption("reduce-range", .bool, default: "false", help: "Score int8 with 7-bit weights (they are whenever quantize(reduce-range=true) ran before)."),
     ]
     public static let method = name
 
@@ -64,7 +64,7 @@ public struct WeightMagnitude: Pass {
             var row: [String: Double] = [:]
             for f in candidates {
                 let q = WeightQuantizer.roundTrip(w, shape: t.shape, format: f, channelAxis: layer.channelAxis,
-                                                  groupAxis: layer.groupAxis, reduceRange: reduceRange)
+                                                  groupAxis: layer.groupAxis, reduceRange: reduceRange || state.int8ReducedRange)
                 var sum = 0.0
                 for i in w.indices {
                     let e = Double(q[i]) - Double(w[i])

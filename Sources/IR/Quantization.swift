@@ -15,6 +15,9 @@ public struct QuantizationState: Hashable, Sendable {
     public var layers: [LayerQuantization] = []
     /// Nodes the user kept in float (`--exclude`), in graph order.
     public var excluded: [String] = []
+    /// int8 weights use ONNX Runtime's 7-bit range (`quantize(reduce-range=true)`, what
+    /// `--budget` stores): the sensitivity passes score int8 candidates in it too.
+    public var int8ReducedRange = false
     /// Formats the sensitivity and allocation passes consider (empty: ``CandidateFormats/standard``).
     public var candidateFormats: [WeightFormat] = []
     /// Per-layer sensitivity scores, one table per method, in the order the passes ran.

@@ -159,6 +159,25 @@ final class SensitivityTests: XCTestCase {
         }
     }
 
+    /// After quantize(reduce-range=true), which stores int8 in 7 bits (what `--budget` writes),
+    /// every sensitivity pass scores int8 in 7 bits too; int4 and fp16 are unaffected.
+    func testInt8IsScoredInTheRangeItIsStoredIn() throws {
+        let passes = "measured(samples=4),layer-hessian(samples=16),weight-magnitude"
+        let full = try prepared("mlp", "canonicalize,calibrate(method=minmax),quantize,\(passes)")
+        let reduced = try prepared("mlp", "canonicalize,calibrate(method=minmax),quantize(reduce-range=true),\(passes)")
+        XCTAssertFalse(full.quantization.int8ReducedRange)
+        XCTAssertTrue(reduced.quantization.int8ReducedRange)
+        for method in ["measured", "layer-hessian", "weight-magnitude"] {
+            for node in ["fc1", "fc2", "fc3"] {
+                let a = try XCTUnwrap(try table(full, method).scores[node]), b = try XCTUnwrap(try table(reduced, method).scores[node])
+                // Half the levels: about four times the squared error on average (1.5–4.5× here).
+                XCTAssertGreaterThan(b["int8/channel"]!, 1.3 * a["int8/channel"]!, "\(method) \(node)")
+                XCTAssertEqual(b["int4/g32"], a["int4/g32"], "\(method) \(node)")
+                XCTAssertEqual(b["fp16"], a["fp16"], "\(method) \(node)")
+            }
+        }
+    }
+
     func testSpearmanRanksWithTies() {
         XCTAssertEqual(SpearmanCorrelation.ranks([10, 20, 20, 5]), [2, 3.5, 3.5, 1])
         XCTAssertEqual(SpearmanCorrelation.rho([1, 2, 3, 4], [10, 100, 1000, 1e4])!, 1, accuracy: 1e-12)
