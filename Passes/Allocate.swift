@@ -147,7 +147,17 @@ public struct Allocate: Pass {
         }
         let floatCost = state.layers.indices.reduce(0) { $0 + cost($1, .float32) }
         if limit >= floatCost {
-            context.note("budget \(budgetText) allows float32 weights (\(latencies != nil ? costText(floatCost) : "\(floatCost) \(unit), 32 bits per weight")): nothing to allocate, formats left as they are")
+            // No trade-off to make, but what the user pinned still holds.
+            var applied: [String] = []
+            for i in state.layers.indices {
+                guard let f = pins[state.layers[i].node], let w = model.graph.initializers[state.layers[i].weight] else { continue }
+                if f != state.layers[i].format { WeightQuantizer.assign(f, to: &state.layers[i], weights: w, reduceRange: reduceRange) }
+                state.layers[i].reason = "pinned by --keep"
+                applied.append("\(state.layers[i].node)=\(f)")
+            }
+            context.note("budget \(budgetText) allows float32 weights (\(latencies != nil ? costText(floatCost) : "\(floatCost) \(unit), 32 bits per weight")): nothing to allocate, formats left as they are"
+                         + (applied.isEmpty ? "" : " but for the pinned layers (" + applied.joined(separator: ", ") + ")"))
+            model.quantization = state
             return
         }
 

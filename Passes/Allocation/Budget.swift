@@ -38,7 +38,13 @@ public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
             return .failure(.init("budget '\(t)' is not a size: write average stored bits per weight (4.5bits), average bits of the weight values alone (4.5wbits) or bytes (123456B, 800KB, 1.2MB; 1 MB = 10^6 bytes)"))
         }
         if unit.bits { return .success(unit.suffix.hasPrefix("w") ? .valueBitsPerWeight(number) : .bitsPerWeight(number)) }
-        let bytes = (number * unit.scale).rounded(.down)
+        // Whole bytes of the decimal as written: 2.01KB is 2010 B, where 2.01 × 1000 in
+        // binary floating point is 2009.999….
+        let exact = (Decimal(string: String(lower.dropLast(unit.suffix.count)), locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(number))
+            * Decimal(unit.scale)
+        var floor = Decimal(), value = exact
+        NSDecimalRound(&floor, &value, 0, .down)
+        let bytes = NSDecimalNumber(decimal: floor).doubleValue
         guard bytes >= 1, bytes < 1e18 else { return .failure(.init("budget '\(t)' is out of range")) }
         return .success(.bytes(Int(bytes)))
     }

@@ -31,7 +31,7 @@ public enum AllocationObjective {
         if let measured = latest["measured"], latest.count > 1 {
             let ranked = latest.values.filter { $0.method != "measured" }
                 .map { ($0, SpearmanCorrelation.rho($0, measured)) }
-                .sorted { ($1.1 ?? -2, $0.0.method) < ($0.1 ?? -2, $1.0.method) }
+                .sorted { SpearmanCorrelation.ranksBefore(($0.0.method, $0.1), ($1.0.method, $1.1)) }
             let why = "auto: Spearman ρ with measured: " + ranked.map { "\($0.0.method) \($0.1.map { String(format: "%.3f", $0) } ?? "n/a")" }.joined(separator: ", ")
             return .success((ranked[0].0, why + " -> \(ranked[0].0.method)"))
         }

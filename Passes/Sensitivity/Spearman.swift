@@ -57,12 +57,19 @@ public enum SpearmanCorrelation {
         return rho(p.x, p.y)
     }
 
+    /// Whether method `a` (with ρ) ranks before `b`: the higher ρ first (none counts as
+    /// −2), equal ρ by name. `sensitivity` and `allocate(objective=auto)` both rank so.
+    public static func ranksBefore(_ a: (method: String, rho: Double?), _ b: (method: String, rho: Double?)) -> Bool {
+        (b.rho ?? -2, a.method) < (a.rho ?? -2, b.method)
+    }
+
     /// Sets `spearman` and `spearmanByFormat` on every table but `measured`, against
-    /// the `measured` table; returns the method with the highest overall ρ.
+    /// the last `measured` table; returns the method ranked first (``ranksBefore(_:_:)``)
+    /// among those with a ρ, nil when none has one.
     @discardableResult
     public static func annotate(_ tables: inout [SensitivityTable], reference: String = "measured") -> String? {
-        guard let truth = tables.first(where: { $0.method == reference }) else { return nil }
-        var best: (String, Double)?
+        guard let truth = tables.last(where: { $0.method == reference }) else { return nil }
+        var best: (method: String, rho: Double?)?
         for t in tables.indices where tables[t].method != reference {
             let p = pairs(tables[t], truth)
             var byFormat: [String: ([Double], [Double])] = [:]
@@ -72,8 +79,9 @@ public enum SpearmanCorrelation {
             }
             tables[t].spearman = rho(p.x, p.y)
             tables[t].spearmanByFormat = byFormat.compactMapValues { rho($0.0, $0.1) }
-            if let r = tables[t].spearman, r > best?.1 ?? -.infinity { best = (tables[t].method, r) }
+            let candidate = (method: tables[t].method, rho: tables[t].spearman)
+            if candidate.rho != nil, best.map({ ranksBefore(candidate, $0) }) ?? true { best = candidate }
         }
-        return best?.0
+        return best?.method
     }
 }

@@ -136,6 +136,10 @@ final class AllocationTests: XCTestCase {
         func parse(_ s: String) -> AllocationBudget? { try? AllocationBudget.parse(s).get() }
         XCTAssertEqual(parse("4.5bits"), .bitsPerWeight(4.5))
         XCTAssertEqual(parse("1.2MB"), .bytes(1_200_000))
+        // The decimal as written, not its binary approximation (2.01 × 1000 = 2009.999… in a Double).
+        XCTAssertEqual(parse("2.01KB"), .bytes(2010))
+        XCTAssertEqual(parse("2.01MB"), .bytes(2_010_000))
+        XCTAssertEqual(parse("1.5B"), .bytes(1))
         XCTAssertEqual(parse("800KB"), .bytes(800_000))
         XCTAssertEqual(parse("123456B"), .bytes(123_456))
         XCTAssertNil(parse("4.5"))
@@ -183,6 +187,21 @@ final class AllocationTests: XCTestCase {
         XCTAssertNil(m.quantization.allocation, file: file, line: line)
         XCTAssertTrue(m.quantization.layers.allSatisfy { $0.format == .int8PerChannel }, file: file, line: line)
         XCTAssertTrue(manager.context.notes.contains { $0.contains("nothing to allocate") }, "\(manager.context.notes)", file: file, line: line)
+    }
+
+    /// Above float nothing is allocated, but pins still hold (fc2 in int4, fc3 in fp16).
+    func testPinsHoldAboveFloat() throws {
+        var m = try ONNXImporter.importModel(at: Self.root.appendingPathComponent("models/digits_mlp.onnx").path)
+        var manager = PassManager(passes: try PassRegistry.pipeline(
+            "quantize(reduce-range=true),weight-magnitude,allocate(budget=40bits,keep=fc2=int4/g32;fc3=fp16,reduce-range=true)"))
+        try manager.run(on: &m)
+        XCTAssertNil(m.quantization.allocation)
+        XCTAssertEqual(m.quantization.layers.map(\.format.description), ["int8/channel", "int4/g32", "fp16"])
+        XCTAssertEqual(m.quantization.layer(named: "fc2")?.quantized?.bits, 4)
+        XCTAssertNil(m.quantization.layer(named: "fc3")?.quantized)
+        XCTAssertEqual(m.quantization.layer(named: "fc2")?.reason, "pinned by --keep")
+        XCTAssertTrue(manager.context.notes.contains { $0.contains("nothing to allocate") && $0.contains("but for the pinned layers (fc2=int4/g32, fc3=fp16)") },
+                      "\(manager.context.notes)")
     }
 
     // MARK: the pass on the bundled MLP

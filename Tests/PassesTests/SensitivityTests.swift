@@ -187,6 +187,21 @@ final class SensitivityTests: XCTestCase {
         XCTAssertEqual(SpearmanCorrelation.rho([1, 2, 3, 4], [1, 3, 2, 4])!, 0.8, accuracy: 1e-12)
     }
 
+    /// Equal ρ: `sensitivity` names and `allocate(objective=auto)` minimises the same method
+    /// (ties by name), whatever order the tables came in; the last `measured` table is the yardstick.
+    func testSensitivityAndAllocateBreakTiesAlike() throws {
+        let scores: [String: [String: Double]] = ["a": ["int8/channel": 1, "int4/g32": 4], "b": ["int8/channel": 2, "int4/g32": 8]]
+        let stale = SensitivityTable(method: "measured", unit: "", scores: ["a": ["int8/channel": 9, "int4/g32": 1], "b": ["int8/channel": 8, "int4/g32": 2]])
+        let measured = SensitivityTable(method: "measured", unit: "", scores: scores)
+        for order in [["weight-magnitude", "activation-variance"], ["activation-variance", "weight-magnitude"]] {
+            var tables = [stale] + order.map { SensitivityTable(method: $0, unit: "", scores: scores) } + [measured]
+            XCTAssertEqual(SpearmanCorrelation.annotate(&tables), "activation-variance", "\(order)")
+            XCTAssertEqual(tables.first { $0.method == "weight-magnitude" }?.spearman ?? 0, 1, accuracy: 1e-12)
+            let chosen = try AllocationObjective.choose("auto", among: tables).get()
+            XCTAssertEqual(chosen.0.method, "activation-variance", "\(order)")
+        }
+    }
+
     func testBadInputIsReported() throws {
         XCTAssertThrowsError(try PassRegistry.pipeline("sensitivity(methods=measured;bogus)")) {
             XCTAssertTrue("\($0)".contains("unknown method 'bogus'; the methods are: measured, hessian-trace"), "\($0)")
