@@ -31,7 +31,8 @@ Usage:
   .venv/bin/python tools/compare_ort.py --int4 [MODELS]    # INT4 export (blocked DQ and MatMulNBits) checks,
                                                            # and ORT's MatMulNBitsQuantizer points (tools/int4_checks.py)
 
---check also runs the INT4 export checks (checker, simulation vs ORT, packing) on digits_mlp and
+--check also runs the INT4 export checks (checker, simulation vs ORT, packing) on digits_mlp,
+digits_cnn (convolution groups over the flattened kernel: blocked DequantizeLinear + Reshape) and
 digits_transformer, and checks on digits_cnn that layers kept in float (fp16 by --keep, fp32 by
 --exclude) run in ONNX Runtime as in quantc's simulation.
 
@@ -447,7 +448,7 @@ def main() -> None:
             if "digits_cnn" in keys:
                 failures += mixed_float_layers_check(quantc, work)
             import int4_checks
-            failures += int4_checks.main([k for k in keys if k in ("digits_mlp", "digits_transformer")], quantc, work,
+            failures += int4_checks.main([k for k in keys if k in ("digits_mlp", "digits_cnn", "digits_transformer")], quantc, work,
                                          a.samples, True, None)
             for f in failures:
                 print("FAIL:", f)

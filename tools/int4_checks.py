@@ -6,7 +6,8 @@ Per model with MatMul/Gemm layers (a pure CNN is reported as such):
 
   quantc int4      `quantc quantize` with canonicalize, percentile calibration,
                    quantize(weights=int4, group=32|128) (symmetric RTN; Conv layers too,
-                   as blocked DequantizeLinear) and insert-qdq(int4-format=qdq|matmulnbits);
+                   as blocked DequantizeLinear, a k×k kernel's flattened to [O][C·kh·kw]
+                   and reshaped back) and insert-qdq(int4-format=qdq|matmulnbits);
                    each file must pass onnx.checker.check_model(full_check=True), ONNX
                    Runtime must run it, and quantc's simulation (`quantc run`) must agree
                    with ONNX Runtime running the same file: output cosine >= 0.9999.
