@@ -149,8 +149,8 @@ public final class SensitivityProbe {
 
     /// `body(weight, b, threads)` for layer `l` in every format on every batch `b`, the
     /// probes run in parallel (``parallel(_:_:)``). Formats whose weights come out the
-    /// same (groups of 32, 64 and 128 over an axis of 24 channels are one group each)
-    /// share one probe: on common 91 of 110 layer × format probes run. Returns, per
+    /// same (groups of 32, 64 and 128 over a 1×1 convolution's 24 channels are one group
+    /// each) share one probe: on common 104 of 110 layer × format probes run. Returns, per
     /// format in ``formats`` order, the results per batch, and the number of distinct
     /// weights probed.
     public func probeFormats<T>(_ l: LayerQuantization,
