@@ -40,8 +40,10 @@ public enum AllocationBudget: Equatable, Sendable, CustomStringConvertible {
         if unit.bits { return .success(unit.suffix.hasPrefix("w") ? .valueBitsPerWeight(number) : .bitsPerWeight(number)) }
         // Whole bytes of the decimal as written: 2.01KB is 2010 B, where 2.01 × 1000 in
         // binary floating point is 2009.999….
-        let exact = (Decimal(string: String(lower.dropLast(unit.suffix.count)), locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(number))
-            * Decimal(unit.scale)
+        let text = String(lower.dropLast(unit.suffix.count)).trimmingCharacters(in: .whitespaces)
+        let decimal = text.wholeMatch(of: /[+]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?/) != nil
+            ? Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) : nil
+        let exact = (decimal ?? Decimal(number)) * Decimal(unit.scale)
         var floor = Decimal(), value = exact
         NSDecimalRound(&floor, &value, 0, .down)
         let bytes = NSDecimalNumber(decimal: floor).doubleValue

@@ -28,15 +28,20 @@ public enum AllocationObjective {
         // Later runs of the same method replace earlier ones.
         var latest: [String: SensitivityTable] = [:]
         for t in tables { latest[t.method] = t }
-        if let measured = latest["measured"], latest.count > 1 {
-            let ranked = latest.values.filter { $0.method != "measured" }
-                .map { ($0, SpearmanCorrelation.rho($0, measured)) }
+        if let measured = latest["measured"], latest.count > 1,
+           case let ranked = latest.values.filter({ $0.method != "measured" }).map({ ($0, SpearmanCorrelation.rho($0, measured)) }),
+           ranked.contains(where: { $0.1 != nil }) {
+            let ranked = ranked
                 .sorted { SpearmanCorrelation.ranksBefore(($0.0.method, $0.1), ($1.0.method, $1.1)) }
             let why = "auto: Spearman ρ with measured: " + ranked.map { "\($0.0.method) \($0.1.map { String(format: "%.3f", $0) } ?? "n/a")" }.joined(separator: ", ")
             return .success((ranked[0].0, why + " -> \(ranked[0].0.method)"))
         }
-        let order = preference.filter { latest[$0] != nil } + latest.keys.filter { !preference.contains($0) }.sorted()
-        return .success((latest[order[0]]!, "auto: \(order[0]) by the fixed preference \(preference.joined(separator: " > ")) (no measured table to rank against)"))
+        // measured is the yardstick: the objective only when it is the only table.
+        let order = (preference.filter { latest[$0] != nil } + latest.keys.filter { !preference.contains($0) }.sorted())
+            .filter { $0 != "measured" || latest.count == 1 }
+        let why = latest["measured"] != nil && latest.count > 1 ? "no method has a Spearman ρ with measured (constant scores or too few pairs)"
+            : "no measured table to rank against"
+        return .success((latest[order[0]]!, "auto: \(order[0]) by the fixed preference \(preference.joined(separator: " > ")) (\(why))"))
     }
 }
 

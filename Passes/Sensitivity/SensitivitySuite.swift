@@ -54,7 +54,9 @@ public struct SensitivitySuite: Pass {
         }
         var state = model.quantization
         guard let best = SpearmanCorrelation.annotate(&state.sensitivities) else {
-            context.note("no 'measured' table: rank correlations not computed")
+            context.note(state.sensitivities.contains { $0.method == MeasuredSensitivity.name }
+                         ? "no method has a Spearman ρ with measured (constant scores or too few pairs)"
+                         : "no 'measured' table: rank correlations not computed")
             model.quantization = state
             return
         }

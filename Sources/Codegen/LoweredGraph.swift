@@ -129,8 +129,9 @@ struct LoweredGraph {
             // flattened axes) and reshaped to [O][C][kh][kw]: the same elements in
             // the same order, so the layer reads the integers directly.
             if n.opType == "Reshape", n.isDefaultDomain, n.inputs.count >= 2, let dq = dequantizedConstants[n.inputs[0]],
-               dq[attribute: "block_size"] != nil, graph.initializers[dq.inputs[0]]?.shape.count == 2,
-               let target = constant(n.inputs[1]), target.count > 2, !graphOutputs.contains(n.outputs[0]) {
+               dq[attribute: "block_size"] != nil, let stored = graph.initializers[dq.inputs[0]]?.shape, stored.count == 2,
+               let target = constant(n.inputs[1])?.int64Array()?.map({ Int($0) }), target.count > 2,
+               stored == [target[0], target[1...].reduce(1, *)], !graphOutputs.contains(n.outputs[0]) {
                 dequantizedConstants[n.outputs[0]] = dq
                 continue
             }

@@ -118,6 +118,9 @@ extension WeightStore {
                     let nb = scale.shape[1]
                     if rank == 2 {
                         // Stored flat, [OC][ICg·KH·KW] (groups over the flattened axes): k is that axis.
+                        guard qt.shape == [rows, k], scale.shape.count == 2, scale.shape[0] == rows, nb == (k + block - 1) / block else {
+                            throw .unsupported(node: node, opType: opType, detail: "flat blocked weight \(qt.shape) with scale \(scale.shape) is not [\(rows)][\(k)] in blocks of \(block)")
+                        }
                         index = "(n) * \(nb) + (k) / \(block)"
                     } else {
                         index = "((n) * \(nb) + ((k) / \(khw)) / \(block)) * \(khw) + (k) % \(khw)"

@@ -99,7 +99,11 @@ struct Compile: ParsableCommand {
                 qdqPath = "\(t)/model.onnx"
                 var args = [model, "-o", qdqPath, "-q"] + quantizeOptions
                 if let calibration { args += ["--calibration", calibration] }
-                var quantize = try QuantizeCommand.parseAsRoot(args)
+                // An option quantize does not know is the caller's mistake: a usage error.
+                var quantize: ParsableCommand
+                do { quantize = try QuantizeCommand.parseAsRoot(args) } catch {
+                    fail("compile: \(QuantizeCommand.message(for: error))", .usage)
+                }
                 try quantize.run()
                 let reportBytes = try readBytes("\(t)/model.report.json")
                 if let object = try? JSONSerialization.jsonObject(with: Data(reportBytes)) as? [String: Any] {

@@ -48,6 +48,16 @@ final class CompileCommandTests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x.qc").path))
     }
 
+    /// An option passed on to quantize that quantize does not know: a usage error naming it.
+    func testUnknownQuantizeOptionIsAUsageError() throws {
+        let tmp = try temporaryFolder()
+        let r = try run(["compile", mlp, "--calibration-random", "4", "--bogus", "-o", tmp.appendingPathComponent("x.qc").path])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--bogus"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("internal error"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x.qc").path))
+    }
+
     func testBadInputShapeNamesTheInput() throws {
         let tmp = try temporaryFolder()
         let r = try run(["compile", mlp, "--qdq", "--input-shape", "input=1x65", "-o", tmp.appendingPathComponent("x.qc").path])

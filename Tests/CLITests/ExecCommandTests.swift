@@ -125,6 +125,44 @@ final class ExecCommandTests: CLITestCase {
         }
     }
 
+    /// digits_cnn with int4 weights: every 3×3 convolution's groups run over its flattened
+    /// C·kh·kw (a blocked DequantizeLinear of [O][C·9] and a Reshape), conv1 through the
+    /// depthwise template (one input channel), conv2 and conv3 through the conv template;
+    /// on pocl the artifact agrees with `quantc run` of its model.onnx on 8 digits.
+    func testInt4ConvolutionsWithFlattenedGroupsAgreeWithTheSimulation() throws {
+        let dir = try temporaryFolder()
+        let cnn = Self.root.appendingPathComponent("models/digits_cnn.onnx").path
+        let calib = Self.root.appendingPathComponent("models/digits/calib_x_img.npy").path
+        let sample = try NumpyFile.read(Self.root.appendingPathComponent("models/digits/test_x_img.npy").path)
+        let x = dir.appendingPathComponent("x.npy").path
+        try Data(XCTUnwrap(NumpyFile.encode(Tensor(floats: Array(try XCTUnwrap(sample.floatValues()).prefix(8 * 64)), shape: [8, 1, 8, 8]))))
+            .write(to: URL(fileURLWithPath: x))
+        let art = dir.appendingPathComponent("cnn.qc").path
+        var r = try run(["compile", cnn, "--calibration", calib, "--weights", "int4", "--method", "minmax",
+                         "--no-bias-correction", "--input-shape", "input=8x1x8x8", "-o", art])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let model = try ONNXImporter.importModel(at: "\(art)/model.onnx")
+        XCTAssertEqual(model.graph.nodes.filter { $0.opType == "Reshape" }.count, 3, "one Reshape per 3×3 convolution")
+        let plan = try String(contentsOfFile: "\(art)/plan.json", encoding: .utf8)
+        for conv in ["conv1", "conv2", "conv3"] { XCTAssertTrue(plan.contains("\(conv).weight_bn_Reshape_Output.packed"), conv) }
+        let kernels = try String(contentsOfFile: "\(art)/kernels.cl", encoding: .utf8)
+        XCTAssertTrue(kernels.contains("#define W_BITS 4\n"))
+        let ref = dir.appendingPathComponent("ref").path, out = dir.appendingPathComponent("out").path
+        r = try run(["run", "\(art)/model.onnx", "--input", "input=\(x)", "--output-dir", ref])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try run(["exec", art, "--input", "input=\(x)", "-o", out, "--cache-dir", dir.appendingPathComponent("cache").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in try FileManager.default.contentsOfDirectory(atPath: ref).filter({ $0.hasSuffix(".npy") }) {
+            let a = try XCTUnwrap(NumpyFile.read("\(out)/\(name)").floatValues()), b = try XCTUnwrap(NumpyFile.read("\(ref)/\(name)").floatValues())
+            XCTAssertEqual(a.count, 80, name)
+            XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 1, 1e-3, name)
+            for row in 0..<8 {
+                let ra = Array(a[(row * 10)..<(row * 10 + 10)]), rb = Array(b[(row * 10)..<(row * 10 + 10)])
+                XCTAssertEqual(ra.firstIndex(of: ra.max()!), rb.firstIndex(of: rb.max()!), "\(name) sample \(row)")
+            }
+        }
+    }
+
     /// `--kernel-config gemm:LDS_K=16` pins the LDS-tiled GEMM (the tuner prices it above the
     /// register tile for these shapes); on pocl it agrees with the simulation, int8 and int4.
     func testLDSTiledGEMMAgreesWithTheSimulation() throws {

@@ -2,6 +2,7 @@ import Artifact
 import Codegen
 import Foundation
 import IR
+import Interpreter
 import XCTest
 
 /// The launch plans of the bundled models: which kernels, no host launches,
@@ -77,6 +78,38 @@ final class PlanTests: XCTestCase {
         check(c)
         XCTAssertEqual(c.plan.weights.filter { $0.elementType == "int4" }.count, 3)
         XCTAssertTrue(c.kernels.contains("#define W_BITS 4"))
+    }
+
+    /// digits_cnn in int4: each 3×3 convolution's flattened weight [O][C·9] is read through its
+    /// Reshape as int4. A blocked weight stored in another flat shape ([4][18] for conv1's
+    /// [8][1][3][3], blocks of 9: the same values) is not taken for one: it is not packed as
+    /// [O][C·9] int4 with the wrong scale index, but read as the float constant it folds to.
+    func testFlatInt4ConvolutionWeightsAndAnotherFlatShape() throws {
+        let q = try CodegenFixtures.quantized(try CodegenFixtures.model("digits_cnn"), weights: "int4")
+        let c = try CodegenFixtures.compile(q)
+        check(c)
+        for conv in ["conv1", "conv2", "conv3"] {
+            XCTAssertEqual(c.plan.weights.first { $0.name == "\(conv).weight_bn_Reshape_Output.packed" }?.elementType, "int4", conv)
+        }
+        var odd = q
+        let dq = try XCTUnwrap(odd.graph.nodes.firstIndex { $0.opType == "DequantizeLinear" && $0.inputs[0].hasPrefix("conv1.") })
+        let values = try XCTUnwrap(odd.graph.initializers[odd.graph.nodes[dq].inputs[0]])
+        let scales = try XCTUnwrap(odd.graph.initializers[odd.graph.nodes[dq].inputs[1]]?.floatValues())
+        XCTAssertEqual(values.shape, [8, 9])
+        var moved = values
+        moved.shape = [4, 18]
+        odd.graph.initializers[values.name] = moved
+        // Row r of [4][18] holds rows 2r and 2r + 1 of [8][9]: their scales, in blocks of 9.
+        odd.graph.initializers[odd.graph.nodes[dq].inputs[1]] = Tensor(floats: scales, shape: [4, 2], name: odd.graph.nodes[dq].inputs[1])
+        odd.graph.nodes[dq].attributes = [Attribute("axis", .int(1)), Attribute("block_size", .int(9))]
+        let x = RTensor(try NumpyFile.read(CodegenFixtures.root.appendingPathComponent("models/digits/test_x_img.npy").path)).slice(first: 0..<4)
+        let input = q.graph.runtimeInputs[0].name, output = q.graph.outputs[0].name
+        XCTAssertEqual(try Interpreter(model: odd, threads: 1).run(inputs: [input: x])[output]?.floatArray(),
+                       try Interpreter(model: q, threads: 1).run(inputs: [input: x])[output]?.floatArray(), "the same model")
+        let co = try CodegenFixtures.compile(odd)
+        check(co)
+        XCTAssertNotEqual(co.plan.weights.first { $0.name == "conv1.weight_bn_Reshape_Output.packed" }?.elementType, "int4")
+        XCTAssertEqual(co.plan.weights.first { $0.name == "conv2.weight_bn_Reshape_Output.packed" }?.elementType, "int4")
     }
 
     func testCoverageModel() throws {

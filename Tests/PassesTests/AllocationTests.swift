@@ -140,6 +140,8 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(parse("2.01KB"), .bytes(2010))
         XCTAssertEqual(parse("2.01MB"), .bytes(2_010_000))
         XCTAssertEqual(parse("1.5B"), .bytes(1))
+        XCTAssertEqual(parse("0x10B"), .bytes(16), "what Double reads, when the text is not a plain decimal")
+        XCTAssertEqual(parse("1e3KB"), .bytes(1_000_000))
         XCTAssertEqual(parse("800KB"), .bytes(800_000))
         XCTAssertEqual(parse("123456B"), .bytes(123_456))
         XCTAssertNil(parse("4.5"))

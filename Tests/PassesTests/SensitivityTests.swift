@@ -202,6 +202,19 @@ final class SensitivityTests: XCTestCase {
         }
     }
 
+    /// A constant `measured` table ranks nothing: no method is named best, and `auto` falls
+    /// back to the fixed preference (curvature before weight-magnitude), not to measured.
+    func testNoSpearmanFallsBackToThePreference() throws {
+        let flat: [String: [String: Double]] = ["a": ["int8/channel": 1, "int4/g32": 1], "b": ["int8/channel": 1, "int4/g32": 1]]
+        let scores: [String: [String: Double]] = ["a": ["int8/channel": 1, "int4/g32": 4], "b": ["int8/channel": 2, "int4/g32": 8]]
+        var tables = ["weight-magnitude", "curvature"].map { SensitivityTable(method: $0, unit: "", scores: scores) }
+            + [SensitivityTable(method: "measured", unit: "", scores: flat)]
+        XCTAssertNil(SpearmanCorrelation.annotate(&tables))
+        let (chosen, why) = try AllocationObjective.choose("auto", among: tables).get()
+        XCTAssertEqual(chosen.method, "curvature")
+        XCTAssertTrue(why.contains("no method has a Spearman ρ with measured"), why)
+    }
+
     func testBadInputIsReported() throws {
         XCTAssertThrowsError(try PassRegistry.pipeline("sensitivity(methods=measured;bogus)")) {
             XCTAssertTrue("\($0)".contains("unknown method 'bogus'; the methods are: measured, hessian-trace"), "\($0)")
