@@ -195,12 +195,12 @@ public struct Calibrate: Pass {
         var statistics: [String: TensorStatistics]
     }
 
-    /// FNV-1a over the printed model (which carries every tensor's content hash),
-    /// the data files' bytes and the options that change the statistics.
     /// Part of the cache key: raise it whenever what the statistics hold or how they are
     /// gathered changes, so that no build reads statistics an older quantc computed.
     static let statisticsVersion = 1
 
+    /// FNV-1a over ``statisticsVersion``, the printed model (which carries every tensor's
+    /// content hash), the data files' bytes and the options that change the statistics.
     func cacheKey(_ model: Model, _ context: PassContext) -> String {
         var m = model
         m.quantization = QuantizationState()

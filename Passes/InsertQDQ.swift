@@ -347,7 +347,9 @@ struct QDQBuilder {
             let symmetric4 = bits == 4 && symmetric
             let shift = bits == 4 && !symmetric ? 8 : 0
             let type: ElementType = bits == 8 ? .int8 : symmetric ? .int4 : .uint4
-            let stored = q.storedShape(weight: w.shape)
+            // [O][C·kh·kw] when groups run over a convolution's flattened axes (``GroupSpan``).
+            let stored = WeightQuantizer.ScaleLayout(shape: w.shape, granularity: granularity, channelAxis: layer.channelAxis,
+                                                     groupAxis: layer.groupAxis).flatShape
             model.graph.initializers[qName] = Self.integerTensor(q.values.map { Int($0) + shift }, type: type, shape: stored, name: qName)
             model.graph.initializers[sName] = Tensor(floats: q.scales, shape: q.scaleShape, name: sName)
             if !symmetric4 {

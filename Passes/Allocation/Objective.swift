@@ -28,13 +28,15 @@ public enum AllocationObjective {
         // Later runs of the same method replace earlier ones.
         var latest: [String: SensitivityTable] = [:]
         for t in tables { latest[t.method] = t }
-        if let measured = latest["measured"], latest.count > 1,
-           case let ranked = latest.values.filter({ $0.method != "measured" }).map({ ($0, SpearmanCorrelation.rho($0, measured)) }),
-           ranked.contains(where: { $0.1 != nil }) {
-            let ranked = ranked
+        if let measured = latest["measured"], latest.count > 1 {
+            let ranked = latest.values.filter { $0.method != "measured" }
+                .map { ($0, SpearmanCorrelation.rho($0, measured)) }
                 .sorted { SpearmanCorrelation.ranksBefore(($0.0.method, $0.1), ($1.0.method, $1.1)) }
-            let why = "auto: Spearman ρ with measured: " + ranked.map { "\($0.0.method) \($0.1.map { String(format: "%.3f", $0) } ?? "n/a")" }.joined(separator: ", ")
-            return .success((ranked[0].0, why + " -> \(ranked[0].0.method)"))
+            // Ranked first with a ρ; without any, the fixed preference below.
+            if ranked[0].1 != nil {
+                let why = "auto: Spearman ρ with measured: " + ranked.map { "\($0.0.method) \($0.1.map { String(format: "%.3f", $0) } ?? "n/a")" }.joined(separator: ", ")
+                return .success((ranked[0].0, why + " -> \(ranked[0].0.method)"))
+            }
         }
         // measured is the yardstick: the objective only when it is the only table.
         let order = (preference.filter { latest[$0] != nil } + latest.keys.filter { !preference.contains($0) }.sorted())

@@ -237,14 +237,6 @@ public struct QuantizedWeight: Hashable, Sendable {
     }
 
     public var isSymmetric: Bool { zeroPoints.allSatisfy { $0 == 0 } }
-
-    /// The shape the integers are stored in for a weight of `shape`: the weight's own, or
-    /// [O, C·kh·kw] when per-group blocks run over a convolution's flattened axes
-    /// (``GroupSpan``; the blocked scale then has rank 2).
-    public func storedShape(weight shape: [Int]) -> [Int] {
-        guard blockSize != nil, let axis, scaleShape.count < shape.count, axis < shape.count else { return shape }
-        return Array(shape[..<axis]) + [shape[axis...].reduce(1, *)]
-    }
 }
 
 extension ElementType: Codable {}

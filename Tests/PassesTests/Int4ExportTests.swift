@@ -172,7 +172,7 @@ final class Int4ExportTests: XCTestCase {
         let format = WeightFormat.integer(bits: 4, granularity: .perGroup(8), symmetric: true)
         let q = try XCTUnwrap(WeightQuantizer.quantize(w, shape: shape, format: format, channelAxis: 0, groupAxis: 1))
         XCTAssertEqual(q.scaleShape, [2, 2])
-        XCTAssertEqual(q.storedShape(weight: shape), [2, 12])
+        XCTAssertEqual(WeightQuantizer.ScaleLayout(shape: shape, granularity: .perGroup(8), channelAxis: 0, groupAxis: 1).flatShape, [2, 12])
         // Each scale covers its own block: max |w| / 7 (symmetric int4 is [-8, 7] → ±7).
         let blocks = [0..<8, 8..<12, 12..<20, 20..<24]
         for (s, r) in blocks.enumerated() {
@@ -187,10 +187,10 @@ final class Int4ExportTests: XCTestCase {
 
         let pointwise = try XCTUnwrap(WeightQuantizer.quantize(Array(w[..<12]), shape: [2, 6, 1, 1], format: format, channelAxis: 0, groupAxis: 1))
         XCTAssertEqual(pointwise.scaleShape, [2, 1, 1, 1])
-        XCTAssertEqual(pointwise.storedShape(weight: [2, 6, 1, 1]), [2, 6, 1, 1])
+        XCTAssertEqual(WeightQuantizer.ScaleLayout(shape: [2, 6, 1, 1], granularity: .perGroup(8), channelAxis: 0, groupAxis: 1).flatShape, [2, 6, 1, 1])
         let matmul = try XCTUnwrap(WeightQuantizer.quantize(w, shape: [12, 2], format: format, channelAxis: 1, groupAxis: 0))
         XCTAssertEqual(matmul.scaleShape, [2, 2])
-        XCTAssertEqual(matmul.storedShape(weight: [12, 2]), [12, 2])
+        XCTAssertEqual(WeightQuantizer.ScaleLayout(shape: [12, 2], granularity: .perGroup(8), channelAxis: 1, groupAxis: 0).flatShape, [12, 2])
     }
 
     /// digits_cnn in int4/g32: every 3×3 convolution's weight is a blocked DequantizeLinear of
